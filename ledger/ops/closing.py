@@ -1,0 +1,145 @@
+"""Ending cards and paying balances back: cancellation (R18), forced termination (R19) and
+the refund routes of R14. Closing moves the account's whole balance in one entry."""
+
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from ledger.context import Ctx
+from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.idempotency import idempotent
+from ledger.models.accounts import AccountKind
+from ledger.models.cards import Card, CardState, Channel, Delegation
+from ledger.models.journal import EntryKind
+from ledger.models.money import Refund, RefundRoute, RefundState
+from ledger.ops.common import change_state, delegation_fields, lock_card
+from ledger.ops.metering import settle_open_hold
+from ledger.posting import post_entry, system_account
+
+
+class TerminationReason(StrEnum):
+    GRADUATED = "graduated"  # listed by academic affairs or the graduate school
+    WITHDRAWN = "withdrawn"
+    LEFT = "left"  # listed by HR
+    BREACH = "breach"  # another's card, an altered or forged card
+    MISSING = "missing"  # confirmed by the responsible department
+    DECEASED = "deceased"
+
+
+REFUND_ROUTE = {  # R14, R19
+    TerminationReason.GRADUATED: RefundRoute.BANK,
+    TerminationReason.WITHDRAWN: RefundRoute.CASH,
+    TerminationReason.LEFT: RefundRoute.CASH,
+    TerminationReason.BREACH: RefundRoute.CASH,
+    TerminationReason.MISSING: RefundRoute.CLAIMANT,
+    TerminationReason.DECEASED: RefundRoute.CLAIMANT,
+}
+
+
+def close_account(ctx: Ctx, card: Card, route: RefundRoute, reason: str) -> Refund | None:
+    """Move the purse and transitional balances to refunds owed; close the account."""
+    settle_open_hold(ctx, card.account)
+    account = card.account
+    purse, transitional = account.purse.balance, account.transitional.balance
+    account.closed_at = ctx.now
+    if purse + transitional == 0:
+        return None
+    refunds = system_account(ctx.session, AccountKind.REFUNDS)
+    moves = [(account.purse_id, refunds, purse), (account.transitional_id, refunds, transitional)]
+    post_entry(ctx, EntryKind.CLOSE_ACCOUNT, moves, amount=purse + transitional, card_id=card.id)
+    refund = Refund(
+        person_id=card.person_id,
+        card_id=card.id,
+        amount=purse + transitional,
+        route=route,
+        reason=reason,
+        state=RefundState.PENDING,
+        created_at=ctx.now,
+    )
+    ctx.session.add(refund)
+    ctx.session.flush()
+    return refund
+
+
+@idempotent("cancel_card")
+def cancel_card(ctx: Ctx, card_no: str, *, delegate: dict | None = None) -> dict:
+    """R18: a holder leaving cancels the card at the counter; the balance is paid in cash."""
+    card = lock_card(ctx, card_no)
+    delegation = delegation_fields(card.person.id_number, delegate) if delegate else None
+    event = change_state(ctx, card, CardState.CANCELLED, "cancelled by holder", Channel.COUNTER)
+    refund = close_account(ctx, card, RefundRoute.CASH, "cancelled")
+    ctx.session.flush()
+    if delegation is not None:
+        ctx.session.add(Delegation(card_event_id=event.id, **delegation))
+    paid = _pay(ctx, refund, {"to": "holder" if delegate is None else "delegate"}) if refund else 0
+    return {"card_no": card.card_no, "state": card.state.value, "paid_out": paid}
+
+
+@idempotent("terminate_card")
+def terminate_card(ctx: Ctx, card_no: str, reason: TerminationReason) -> dict:
+    """R19: the IT centre ends a card; the balance takes the route R14 gives the reason."""
+    reason = TerminationReason(reason)
+    card = lock_card(ctx, card_no)
+    change_state(ctx, card, CardState.TERMINATED, reason.value, Channel.SYSTEM)
+    refund = close_account(ctx, card, REFUND_ROUTE[reason], reason.value)
+    return {
+        "card_no": card.card_no,
+        "state": card.state.value,
+        "refund_id": refund.id if refund else None,
+        "refund": refund.amount if refund else 0,
+        "route": REFUND_ROUTE[reason].value,
+    }
+
+
+def _pay(ctx: Ctx, refund: Refund, paid_to: dict) -> int:
+    source = system_account(ctx.session, AccountKind.REFUNDS)
+    target_kind = AccountKind.BANK if refund.route == RefundRoute.BANK else AccountKind.CASH
+    target = system_account(ctx.session, target_kind)
+    refund.payout_entry_id = post_entry(
+        ctx,
+        EntryKind.REFUND_PAYOUT,
+        [(source, target, refund.amount)],
+        amount=refund.amount,
+        card_id=refund.card_id,
+    )
+    refund.state = RefundState.PAID
+    refund.paid_at = ctx.now
+    refund.paid_to = paid_to
+    return refund.amount
+
+
+def _lock_pending(ctx: Ctx, refund_id: int) -> Refund:
+    refund = ctx.session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
+    if refund is None:
+        raise NotFound(what_zh="退款", what_en="refund", key=refund_id)
+    if refund.state != RefundState.PENDING:
+        raise Conflict(reason_zh="该笔退款已支付", reason_en="this refund has been paid")
+    return refund
+
+
+@idempotent("pay_refund")
+def pay_refund(ctx: Ctx, refund_id: int, *, claimant: dict | None = None) -> dict:
+    """Pay a pending refund in cash at the counter; a claimant's name and ID are recorded."""
+    refund = _lock_pending(ctx, refund_id)
+    if refund.route == RefundRoute.BANK:
+        raise Conflict(reason_zh="该退款经银行批量退回", reason_en="this refund goes by bank batch")
+    if refund.route == RefundRoute.CLAIMANT:
+        if not claimant or not claimant.get("name") or not claimant.get("id_number"):
+            raise InvalidInput(
+                reason_zh="须登记合法领取人的姓名和证件号码",
+                reason_en="the lawful claimant's name and ID number are required",
+            )
+    paid = _pay(ctx, refund, {"to": "claimant", **claimant} if claimant else {"to": "holder"})
+    return {"refund_id": refund.id, "paid_out": paid}
+
+
+def pay_bank_refunds(ctx: Ctx) -> dict:
+    """R14: refund graduates' balances in one batch to their subsidy bank cards."""
+    refunds = ctx.session.scalars(
+        select(Refund)
+        .where(Refund.route == RefundRoute.BANK, Refund.state == RefundState.PENDING)
+        .order_by(Refund.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    total = sum(_pay(ctx, refund, {"to": "subsidy bank card"}) for refund in refunds)
+    return {"count": len(refunds), "total": total, "refund_ids": [r.id for r in refunds]}

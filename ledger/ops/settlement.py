@@ -1,0 +1,127 @@
+"""Merchant settlement with the management fee, and adjustments for system double charges
+(R11). Settlement pays out the merchant's whole balance, so each run covers exactly the
+postings since the previous one."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from ledger.context import Ctx
+from ledger.errors import Conflict, InvalidAmount, NotFound
+from ledger.idempotency import idempotent
+from ledger.models.accounts import AccountKind, LedgerAccount
+from ledger.models.journal import EntryKind, JournalEntry, Posting
+from ledger.models.merchants import Merchant, OpenState, Settlement
+from ledger.ops.common import lock_card, yuan
+from ledger.ops.merchants import find_merchant
+from ledger.posting import post_entry, system_account
+
+TURNOVER_KINDS = (EntryKind.PURCHASE, EntryKind.HOLD_SETTLE)
+
+
+def management_fee(net_turnover: int, rate_bp: int) -> int:
+    """The fee on a period's turnover, rounded half up to the fen."""
+    return max(0, (net_turnover * rate_bp + 5000) // 10000)
+
+
+def _since_last_settlement(ctx: Ctx, merchant: Merchant, kinds, side) -> int:
+    last = ctx.session.scalar(
+        select(func.max(Settlement.entry_id)).where(Settlement.merchant_id == merchant.id)
+    )
+    query = (
+        select(func.coalesce(func.sum(Posting.amount), 0))
+        .join(JournalEntry, Posting.entry_id == JournalEntry.id)
+        .where(side == merchant.account_id, JournalEntry.kind.in_(kinds))
+    )
+    if last is not None:
+        query = query.where(Posting.entry_id > last)
+    return ctx.session.scalar(query)
+
+
+def settle_merchant(ctx: Ctx, merchant_code: str) -> dict:
+    """Settle one merchant through today: fee to income, the rest paid to its bank account."""
+    merchant = find_merchant(ctx, merchant_code, lock=True)
+    balance = ctx.session.get(LedgerAccount, merchant.account_id).balance
+    if merchant.settled_through >= ctx.today:
+        raise Conflict(reason_zh="该商户今天已结算", reason_en="settled already today")
+    turnover = _since_last_settlement(ctx, merchant, TURNOVER_KINDS, Posting.credit_id)
+    adjusted = _since_last_settlement(ctx, merchant, (EntryKind.ADJUSTMENT,), Posting.debit_id)
+    fee = min(balance, management_fee(turnover - adjusted, merchant.fee_rate_bp))
+    moves = [
+        (merchant.account_id, system_account(ctx.session, AccountKind.MANAGEMENT_FEES), fee),
+        (merchant.account_id, system_account(ctx.session, AccountKind.BANK), balance - fee),
+    ]
+    entry_id = post_entry(ctx, EntryKind.SETTLEMENT, moves, amount=balance, merchant_id=merchant.id)
+    settlement = Settlement(
+        merchant_id=merchant.id,
+        period_start=merchant.settled_through + timedelta(days=1),
+        period_end=ctx.today,
+        turnover=turnover,
+        adjustments=adjusted,
+        fee=fee,
+        payout=balance - fee,
+        entry_id=entry_id,
+        created_at=ctx.now,
+    )
+    merchant.settled_through = ctx.today
+    ctx.session.add(settlement)
+    ctx.session.flush()
+    return {
+        "merchant": merchant.code,
+        "settlement_id": settlement.id,
+        "turnover": turnover,
+        "adjustments": adjusted,
+        "fee": fee,
+        "payout": balance - fee,
+    }
+
+
+def run_settlement(ctx: Ctx) -> list[dict]:
+    """Settle every open merchant whose period (weekly unless agreed otherwise) has run."""
+    due = ctx.session.scalars(
+        select(Merchant.code).where(Merchant.state == OpenState.ACTIVE).order_by(Merchant.id)
+    ).all()
+    results = []
+    for code in due:
+        merchant = find_merchant(ctx, code)
+        if merchant.settled_through + timedelta(days=merchant.settlement_days) <= ctx.today:
+            results.append(settle_merchant(ctx, code))
+    return results
+
+
+@idempotent("post_adjustment")
+def post_adjustment(ctx: Ctx, entry_id: int, amount: int, reason: str) -> dict:
+    """R11: put right a double charge by paying the cardholder back from the merchant's
+    settlement account; the original posting is never edited."""
+    original = ctx.session.get(JournalEntry, entry_id)
+    if original is None or original.kind not in TURNOVER_KINDS:
+        raise NotFound(what_zh="消费记录", what_en="purchase", key=entry_id)
+    card = lock_card(ctx, original.card.card_no)
+    merchant = find_merchant(ctx, original.merchant.code, lock=True)
+    earlier = ctx.session.scalar(
+        select(func.coalesce(func.sum(JournalEntry.amount), 0)).where(
+            JournalEntry.corrects_id == entry_id, JournalEntry.kind == EntryKind.ADJUSTMENT
+        )
+    )
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, int)
+        or not 0 < amount <= (original.amount - earlier)
+    ):
+        raise InvalidAmount(max_yuan=yuan(original.amount - earlier))
+    if merchant.account.balance < amount:
+        raise Conflict(
+            reason_zh="商户结算账户余额不足，调账须在下次结算前办理",
+            reason_en="the merchant's settlement balance is too low; adjust before settling",
+        )
+    adjustment_id = post_entry(
+        ctx,
+        EntryKind.ADJUSTMENT,
+        [(merchant.account_id, card.account.purse_id, amount)],
+        amount=amount,
+        card_id=card.id,
+        merchant_id=merchant.id,
+        corrects_id=entry_id,
+        memo=reason[:200],
+    )
+    return {"entry_id": adjustment_id, "corrects": entry_id, "amount": amount}
