@@ -1,0 +1,104 @@
+"""Operations on user accounts: create, grant a role, authenticate. They only flush; the
+caller's unit of work commits."""
+
+from collections.abc import Iterable
+from functools import cache
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import Role, RoleGrant, User
+from ledger.errors import Conflict, InvalidInput
+from ledger.models.people import Department
+
+#: A role, with the code of the department it is granted for (None: every department).
+RoleSpec = tuple[Role | str, str | None]
+
+
+def parse_role_spec(spec: str) -> tuple[Role, str | None]:
+    """'ROLE' or 'ROLE:DEPT_CODE' as (Role, department code or None)."""
+    name, _, code = spec.partition(":")
+    try:
+        role = Role(name.strip())
+    except ValueError:
+        raise InvalidInput(
+            reason_zh=f"未知角色 {name}（可选：{', '.join(Role)}）",
+            reason_en=f"unknown role {name} (one of {', '.join(Role)})",
+        ) from None
+    return role, code.strip() or None
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user called `username`, if any."""
+    return session.scalar(select(User).where(User.username == username))
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    display_name: str | None = None,
+    roles: Iterable[RoleSpec] = (),
+) -> User:
+    """Add a user with a hashed password and the given roles; refuse a taken username."""
+    if find_user(session, username) is not None:
+        raise Conflict(
+            reason_zh=f"用户名 {username} 已存在", reason_en=f"username {username} is taken"
+        )
+    user = User(username=username, display_name=display_name or username)
+    user.set_password(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    session.add(user)
+    for role, department_code in roles:
+        grant_role(session, user, role, department_code)
+    session.flush()
+    return user
+
+
+def grant_role(
+    session: Session, user: User, role: Role | str, department_code: str | None = None
+) -> RoleGrant:
+    """Grant `role` to `user` for one department (by code) or all; a repeat grant is a no-op."""
+    role = Role(role)
+    department = None
+    if department_code:
+        department = session.scalar(select(Department).where(Department.code == department_code))
+        if department is None:
+            raise InvalidInput(
+                reason_zh=f"未知部门代码 {department_code}",
+                reason_en=f"unknown department code {department_code}",
+            )
+    for grant in user.grants:
+        if grant.role == role and grant.department is department:
+            return grant
+    grant = RoleGrant(role=role, department=department)
+    user.grants.append(grant)
+    return grant
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash("no user has this password", method=method)
+
+
+def authenticate(username: str, password: str, session: Session | None = None) -> User | None:
+    """The active user with this username and password, else None. An unknown username costs
+    the same hash check as a wrong password, so timing does not tell which names exist."""
+    session = session if session is not None else db.session
+    user = find_user(session, username)
+    if user is None:
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's user loader: the user whose id is in the session."""
+    try:
+        return db.session.get(User, int(user_id))
+    except ValueError:
+        return None

@@ -1,0 +1,59 @@
+"""`flask ledger check | expire | settle | refund-batch`: the ledger's jobs."""
+
+import json
+from datetime import UTC, datetime
+
+import click
+from flask.cli import AppGroup
+
+from app.extensions import db
+from app.uow import unit_of_work
+from ledger.check import check_ledger
+from ledger.context import Ctx
+from ledger.ops.cards import expire_cards
+from ledger.ops.closing import pay_bank_refunds
+from ledger.ops.settlement import run_settlement
+
+group = AppGroup("ledger", help="The card ledger's checks and scheduled jobs.")
+
+
+def _job_ctx() -> Ctx:
+    return Ctx(session=db.session, actor="system:cli", now=datetime.now(UTC))
+
+
+@group.command("check")
+def check() -> None:
+    """Rebuild every balance from the journal; exit 1 if any differs."""
+    problems = check_ledger(db.session)
+    db.session.rollback()
+    for problem in problems:
+        click.echo(json.dumps(problem, ensure_ascii=False))
+    if problems:
+        raise click.ClickException(f"账务核对发现 {len(problems)} 处差异")
+    click.echo("账务核对通过：所有余额与流水一致。")
+
+
+@group.command("expire")
+def expire() -> None:
+    """Move temporary cards past their expiry to `expired` (R04)."""
+    with unit_of_work():
+        expired = expire_cards(_job_ctx())
+    click.echo(f"到期临时卡 {len(expired)} 张：{' '.join(expired) or '无'}")
+
+
+@group.command("settle")
+def settle() -> None:
+    """Settle every merchant whose period has run (R11)."""
+    with unit_of_work():
+        results = run_settlement(_job_ctx())
+    for row in results:
+        click.echo(json.dumps(row, ensure_ascii=False))
+    click.echo(f"已结算商户 {len(results)} 户")
+
+
+@group.command("refund-batch")
+def refund_batch() -> None:
+    """Pay pending bank refunds (graduates, R14) in one batch."""
+    with unit_of_work():
+        batch = pay_bank_refunds(_job_ctx())
+    click.echo(json.dumps(batch, ensure_ascii=False))

@@ -1,0 +1,123 @@
+"""One settings class per environment. Each names the environment variables it reads, with
+their defaults, in `from_environ`; create_app reads them when it builds an app, not at import."""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+#: Development and testing only; production refuses to start with it.
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+
+
+class ConfigError(RuntimeError):
+    """The environment lacks a setting this configuration cannot run without."""
+
+
+def database_url(url: str) -> str:
+    """Spell a PostgreSQL URL with the psycopg 3 driver, the one the project installs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def instance_sqlite_url(instance_path: str) -> str:
+    """The development database: a SQLite file in the instance folder."""
+    return "sqlite:///" + os.path.join(instance_path, "cardoffice.sqlite3")
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    #: Languages of the UI and of DomainError messages; the first is the default.
+    LANGUAGES = ("zh", "en")
+    #: werkzeug's password hash; "scrypt" alone means its default cost.
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+        """The settings read from environment variables (a subclass names them)."""
+        return {}
+
+    @classmethod
+    def check(cls, settings: Mapping[str, Any]) -> None:
+        """Raise ConfigError if the final settings cannot run; nothing to check by default."""
+
+
+class DevelopmentConfig(Config):
+    """`flask run` on a laptop: SQLite file in the instance folder, a fixed secret key."""
+
+    DEBUG = True
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+        """SECRET_KEY (default: DEV_SECRET_KEY), DATABASE_URL (default: instance SQLite file)."""
+        return {
+            "SECRET_KEY": environ.get("SECRET_KEY", DEV_SECRET_KEY),
+            "SQLALCHEMY_DATABASE_URI": database_url(
+                environ.get("DATABASE_URL") or instance_sqlite_url(instance_path)
+            ),
+        }
+
+
+class TestingConfig(Config):
+    """The test suite: SQLite in memory unless TEST_DATABASE_URL, CSRF off (tests turn it on)."""
+
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # cheap: the suite hashes many passwords
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+        """SECRET_KEY (default: DEV_SECRET_KEY), TEST_DATABASE_URL (default: SQLite in memory)."""
+        return {
+            "SECRET_KEY": environ.get("SECRET_KEY", DEV_SECRET_KEY),
+            "SQLALCHEMY_DATABASE_URI": database_url(
+                environ.get("TEST_DATABASE_URL") or "sqlite://"
+            ),
+        }
+
+
+class ProductionConfig(Config):
+    """gunicorn behind a proxy: PostgreSQL and a real secret key, both from the environment."""
+
+    SESSION_COOKIE_SECURE = True
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+        """SECRET_KEY (no default), DATABASE_URL (no default, postgresql+psycopg://...)."""
+        url = environ.get("DATABASE_URL")
+        return {
+            "SECRET_KEY": environ.get("SECRET_KEY"),
+            "SQLALCHEMY_DATABASE_URI": database_url(url) if url else None,
+        }
+
+    @classmethod
+    def check(cls, settings: Mapping[str, Any]) -> None:
+        """Refuse to start without DATABASE_URL or with a missing or development secret key."""
+        required = {"SECRET_KEY": "SECRET_KEY", "DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+        missing = [name for name, key in required.items() if not settings.get(key)]
+        if missing:
+            raise ConfigError(f"production needs the environment variables {', '.join(missing)}")
+        if settings["SECRET_KEY"] == DEV_SECRET_KEY:
+            raise ConfigError("production refuses the development SECRET_KEY")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_class(name: str) -> type[Config]:
+    """The settings class for an environment name ('development', 'testing', 'production')."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown configuration {name!r}; choose one of {', '.join(CONFIGS)}"
+        ) from None

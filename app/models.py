@@ -1,0 +1,145 @@
+"""Users of the web application and the roles granted to them, per department."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+import ledger.models  # noqa: F401  (every ledger table on Base.metadata, for migrations)
+from ledger.base import Base
+from ledger.models.enums import enum_column
+from ledger.models.people import Department, Person
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    """What a user may do; BPMN lanes name these roles."""
+
+    APPLICANT = "applicant"
+    DEPT_APPROVER = "dept_approver"
+    CARD_OFFICE = "card_office"
+    SETTLEMENT = "settlement"
+    SUPERVISING_DEPT = "supervising_dept"
+    IT_CENTER = "it_center"
+    HR = "hr"
+    REGISTRAR = "registrar"
+    ADMIN = "admin"
+
+    def label(self, lang: str = "zh") -> str:
+        """The role's name for the UI in `lang` ('zh...' or anything else for English)."""
+        zh, en = ROLE_LABELS[self]
+        return zh if lang.lower().startswith("zh") else en
+
+
+ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.APPLICANT: ("部门经办人", "Applicant"),
+    Role.DEPT_APPROVER: ("部门审核人", "Department approver"),
+    Role.CARD_OFFICE: ("卡务中心", "Card service centre"),
+    Role.SETTLEMENT: ("结算中心", "Settlement centre"),
+    Role.SUPERVISING_DEPT: ("主管部门", "Supervising department"),
+    Role.IT_CENTER: ("信息技术中心", "IT centre"),
+    Role.HR: ("人事处", "Human resources"),
+    Role.REGISTRAR: ("教务处/研究生院", "Registrar"),
+    Role.ADMIN: ("系统管理员", "Administrator"),
+}
+
+
+class User(Base):
+    """A login. Implements what Flask-Login needs without UserMixin, whose __eq__ would make
+    instances unhashable."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    person: Mapped[Person | None] = relationship()
+    grants: Mapped[list["RoleGrant"]] = relationship(
+        back_populates="user",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="RoleGrant.id",
+    )
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login refuses to log in an inactive user."""
+        return self.active
+
+    def get_id(self) -> str:
+        """The id Flask-Login keeps in the session."""
+        return str(self.id)
+
+    def set_password(self, password: str, method: str = "scrypt") -> None:
+        """Store a salted hash of `password` (werkzeug `method`), never the password."""
+        self.password_hash = generate_password_hash(password, method=method)
+
+    def check_password(self, password: str) -> bool:
+        """Whether `password` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def has_role(self, role: Role | str, department_id: int | None = None) -> bool:
+        """Whether the user holds `role`.
+
+        With `department_id`, the role must be granted for that department or for all
+        departments (a grant without a department); without it, a grant anywhere counts.
+        """
+        role = Role(role)
+        return any(
+            grant.role == role
+            and (department_id is None or grant.department_id in (None, department_id))
+            for grant in self.grants
+        )
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username}>"
+
+
+class RoleGrant(Base):
+    """`user` holds `role` for `department`, or for every department when it is NULL."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role", "department_id", name="uq_role_grants_user_role_dept"),
+        # NULLs are distinct in a UNIQUE constraint: a second index keeps one all-department
+        # grant of a role per user.
+        Index(
+            "uq_role_grants_user_role_all_depts",
+            "user_id",
+            "role",
+            unique=True,
+            sqlite_where=text("department_id IS NULL"),
+            postgresql_where=text("department_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = enum_column(Role)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="grants")
+    department: Mapped[Department | None] = relationship(lazy="joined")
+
+    @property
+    def scope(self) -> str:
+        """'role@DEPT_CODE', or the bare role for a grant over every department."""
+        return f"{self.role.value}@{self.department.code}" if self.department else self.role.value
+
+    def __repr__(self) -> str:
+        return f"<RoleGrant {self.id} {self.scope}>"

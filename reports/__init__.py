@@ -1,0 +1,1 @@
+"""Printable PDF forms and statements (WeasyPrint) and CSV/XLSX exports. Reads only."""
