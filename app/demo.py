@@ -19,23 +19,23 @@ from ledger.ops.services import bind_bank_card
 from ledger.passwords import initial_password
 
 DEMO_PASSWORD = "demo2026"
-O, C, U = DepartmentKind.OFFICE, DepartmentKind.COLLEGE, DepartmentKind.UNIT
+OFF, COL, UNIT = DepartmentKind.OFFICE, DepartmentKind.COLLEGE, DepartmentKind.UNIT
 DEPARTMENTS = [
-    ("ITC", "信息技术中心", "IT Centre", O),
-    ("CARD", "卡务中心", "Card Service Centre", O),
-    ("FIN", "财务处", "Finance Office", O),
-    ("SETTLE", "结算中心", "Settlement Centre", O),
-    ("HR", "人事处", "Human Resources", O),
-    ("ACAD", "教务处", "Academic Affairs", O),
-    ("GRAD", "研究生院", "Graduate School", O),
-    ("LOGI", "后勤管理处", "Logistics Office", O),
-    ("LIB", "图书馆", "Library", U),
-    ("HOSP", "校医院", "Campus Hospital", U),
-    ("PETRO", "石油工程学院", "College of Petroleum Engineering", C),
-    ("GEO", "地球科学学院", "College of Geosciences", C),
-    ("CHEM", "化学工程与环境学院", "College of Chemical Engineering and Environment", C),
-    ("CS", "信息科学与工程学院", "College of Information Science and Engineering", C),
-    ("ECON", "经济管理学院", "School of Economics and Management", C),
+    ("ITC", "信息技术中心", "IT Centre", OFF),
+    ("CARD", "卡务中心", "Card Service Centre", OFF),
+    ("FIN", "财务处", "Finance Office", OFF),
+    ("SETTLE", "结算中心", "Settlement Centre", OFF),
+    ("HR", "人事处", "Human Resources", OFF),
+    ("ACAD", "教务处", "Academic Affairs", OFF),
+    ("GRAD", "研究生院", "Graduate School", OFF),
+    ("LOGI", "后勤管理处", "Logistics Office", OFF),
+    ("LIB", "图书馆", "Library", UNIT),
+    ("HOSP", "校医院", "Campus Hospital", UNIT),
+    ("PETRO", "石油工程学院", "College of Petroleum Engineering", COL),
+    ("GEO", "地球科学学院", "College of Geosciences", COL),
+    ("CHEM", "化学工程与环境学院", "College of Chemical Engineering and Environment", COL),
+    ("CS", "信息科学与工程学院", "College of Information Science and Engineering", COL),
+    ("ECON", "经济管理学院", "School of Economics and Management", COL),
 ]
 P = PersonCategory
 # name, ID type, ID number, category, department, network registered

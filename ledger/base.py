@@ -17,8 +17,8 @@ def _check_name(constraint, _table) -> str:
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "check_name": _check_name,
-    "ck": "ck_%(table_name)s_%(check_name)s",
+    "constraint_name": _check_name,  # replaces the built-in token, for CHECKs only
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }

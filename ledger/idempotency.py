@@ -10,7 +10,7 @@ import functools
 import hashlib
 import json
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.context import Ctx
@@ -18,6 +18,10 @@ from ledger.errors import IdempotencyConflict, InvalidInput
 from ledger.models.money import IdempotencyKey
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_keys = IdempotencyKey.__table__
+_save_result = (
+    update(_keys).where(_keys.c.key == bindparam("claimed_key")).values(result=bindparam("result"))
+)
 
 
 def request_digest(operation: str, args: tuple, kwargs: dict) -> str:
@@ -39,11 +43,8 @@ def idempotent(operation: str):
             if not _claim_key(ctx, idempotency_key, operation, digest):
                 return _replay(ctx, idempotency_key, operation, digest)
             result = fn(ctx, *args, **kwargs)
-            ctx.session.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.key == idempotency_key)
-                .values(result=result)
-                .execution_options(synchronize_session=False)
+            ctx.session.connection().execute(
+                _save_result, {"claimed_key": idempotency_key, "result": result}
             )
             return result
 
@@ -58,10 +59,10 @@ def _claim_key(ctx: Ctx, key: str, operation: str, digest: str) -> bool:
             reason_zh="幂等键须为 8 至 80 个字符",
             reason_en="an idempotency key has 8 to 80 characters",
         )
-    insert = _INSERTS[ctx.session.get_bind().dialect.name](IdempotencyKey.__table__)
+    connection = ctx.session.connection()
+    insert = _INSERTS[connection.dialect.name](_keys).on_conflict_do_nothing().returning(_keys.c.key)
     row = dict(key=key, operation=operation, request_hash=digest, result={}, created_at=ctx.now)
-    result = ctx.session.execute(insert.values(**row).on_conflict_do_nothing())
-    return result.rowcount == 1
+    return connection.execute(insert, row).scalar() is not None
 
 
 def _replay(ctx: Ctx, key: str, operation: str, digest: str) -> dict:

@@ -14,6 +14,8 @@ from ledger.models.journal import EntryKind, JournalEntry, Posting
 Transfer = tuple[int, int, int]
 
 _accounts = LedgerAccount.__table__
+_insert_entry = insert(JournalEntry.__table__).returning(JournalEntry.__table__.c.id)
+_insert_posting = insert(Posting.__table__)
 _add_to_balance = (
     update(_accounts)
     .where(_accounts.c.id == bindparam("account_id"))
@@ -34,13 +36,14 @@ def post_entry(
     if any(t[2] < 0 for t in moves):
         raise ValueError("a posting moves a positive amount; swap debit and credit instead")
     session = ctx.session
-    entry_id = session.scalar(
-        insert(JournalEntry).returning(JournalEntry.id),
-        dict(kind=kind, at=ctx.now, actor=ctx.actor, amount=amount, **refs),
-    )
+    session.flush()  # pending ORM rows the entry may refer to
+    connection = session.connection()
+    entry_id = connection.execute(
+        _insert_entry, dict(kind=kind, at=ctx.now, actor=ctx.actor, amount=amount, **refs)
+    ).scalar_one()
     if moves:
-        session.execute(
-            insert(Posting),
+        connection.execute(
+            _insert_posting,
             [dict(entry_id=entry_id, debit_id=d, credit_id=c, amount=a) for d, c, a in moves],
         )
         _move_balances(session, moves)
@@ -54,10 +57,15 @@ def _move_balances(session: Session, moves: list[Transfer]) -> None:
         deltas[credit_id] += amount
     params = [{"account_id": a, "delta": d} for a, d in sorted(deltas.items()) if d]
     session.connection().execute(_add_to_balance, params)
-    for account_id, _ in deltas.items():
-        loaded = session.identity_map.get((LedgerAccount, (account_id,), None))
-        if loaded is not None:
-            session.expire(loaded, ["balance"])
+    for account_id in deltas:
+        expire_loaded(session, LedgerAccount, account_id, ["balance"])
+
+
+def expire_loaded(session: Session, model: type, key: int, attributes: list[str]) -> None:
+    """After a Core write, make an ORM object already loaded in `session` read it again."""
+    loaded = session.identity_map.get((model, (key,), None))
+    if loaded is not None:
+        session.expire(loaded, attributes)
 
 
 def system_account(session: Session, kind: AccountKind) -> int:

@@ -86,6 +86,7 @@ class CardAccount(Base):
     purse: Mapped[LedgerAccount] = relationship(foreign_keys=[purse_id])
     transitional: Mapped[LedgerAccount] = relationship(foreign_keys=[transitional_id])
 
-    def spent_on_day(self, day: date) -> int:
-        """What was spent by purchases on `day` (Asia/Shanghai), as far as the row knows."""
-        return self.spent_today if self.spent_on == day else 0
+
+def spent_on_day(account, day: date) -> int:
+    """What a card account (or a row with its columns) spent by purchases on `day`."""
+    return account.spent_today if account.spent_on == day else 0

@@ -103,7 +103,7 @@ class CardEvent(Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(100))
-    channel: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[Channel] = enum_column(Channel)
     from_state: Mapped[CardState | None] = enum_column(CardState, nullable=True)
     to_state: Mapped[CardState] = enum_column(CardState)
     reason: Mapped[str] = mapped_column(String(200))

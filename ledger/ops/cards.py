@@ -80,11 +80,21 @@ def issue_fee(ctx: Ctx, person: Person, card_type: CardType) -> int:
     return ctx.config.reissue_fee if held_before else 0
 
 
-def generate_card_no(ctx: Ctx) -> str:
-    """A fresh ten-digit card number."""
+def _card_no_taken(ctx: Ctx, card_no: str) -> bool:
+    return ctx.session.scalar(select(Card.id).where(Card.card_no == card_no)) is not None
+
+
+def card_number(ctx: Ctx, given: str | None) -> str:
+    """The number of the blank card handed out, or a fresh ten-digit one."""
+    if given is not None:
+        if not (given.isdigit() and 6 <= len(given) <= 20) or _card_no_taken(ctx, given):
+            raise InvalidInput(
+                reason_zh=f"卡号 {given} 无效或已被使用", reason_en=f"card number {given} is invalid or taken"
+            )
+        return given
     while True:
         card_no = f"{secrets.randbelow(9 * 10**9) + 10**9}"
-        if ctx.session.scalar(select(Card.id).where(Card.card_no == card_no)) is None:
+        if not _card_no_taken(ctx, card_no):
             return card_no
 
 
@@ -96,15 +106,15 @@ def open_card_account(ctx: Ctx, person: Person) -> CardAccount:
     if account is not None:
         account.closed_at = None
         return account
-    password = hash_password(initial_password(person.id_number), ctx.config.password_cost)
+    password, cost = initial_password(person.id_number), ctx.config.password_cost
     account = CardAccount(
         person=person,
         purse=new_account(ctx.session, AccountKind.PURSE),
         transitional=new_account(ctx.session, AccountKind.TRANSITIONAL),
         daily_limit=ctx.config.daily_limit,
         spent_today=0,
-        query_password_hash=password,
-        consume_password_hash=password,
+        query_password_hash=hash_password(password, cost),
+        consume_password_hash=hash_password(password, cost),
         opened_at=ctx.now,
     )
     ctx.session.add(account)
@@ -135,11 +145,12 @@ def issue_card(
         )
     card_type = CARD_TYPE_FOR[person.category]
     expires_on = temporary_expiry(ctx, valid_until) if card_type == CardType.TEMPORARY else None
-    account = open_card_account(ctx, person)
     refuse_second_card(ctx, person)
+    number = card_number(ctx, card_no)
+    account = open_card_account(ctx, person)
     fee = issue_fee(ctx, person, card_type)
     card = Card(
-        card_no=card_no or generate_card_no(ctx),
+        card_no=number,
         person=person,
         account=account,
         card_type=card_type,
@@ -215,7 +226,14 @@ def expire_cards(ctx: Ctx) -> list[str]:
     return [card.card_no for card in cards]
 
 
-def _self_service_check(card: Card, channel: Channel, query_password: str | None) -> None:
+def _check_loss_channel(card: Card, channel: Channel, query_password: str | None) -> None:
+    """R13: loss and unfreeze at the counter or by the holder through a self-service channel,
+    which needs the query password (R06)."""
+    if channel != Channel.COUNTER and channel not in SELF_SERVICE:
+        raise NotAllowed(
+            reason_zh="挂失、解挂请到柜台或通过圈存机、校园卡网站、电话、微信企业号办理",
+            reason_en="loss and unfreeze go through the counter or a self-service channel",
+        )
     if channel in SELF_SERVICE:
         require_password(query_password, card.account.query_password_hash)
 
@@ -225,7 +243,7 @@ def report_loss(
 ) -> dict:
     """R13: the card stops working at once. Self-service channels need the query password."""
     card = lock_card(ctx, card_no)
-    _self_service_check(card, channel, query_password)
+    _check_loss_channel(card, channel, query_password)
     change_state(ctx, card, CardState.LOST, "reported lost", channel)
     return {"card_no": card.card_no, "state": card.state.value}
 
@@ -235,7 +253,7 @@ def unfreeze_card(
 ) -> dict:
     """R13: a found card is unfrozen (解挂); a card voided by a reissue never is (R15)."""
     card = lock_card(ctx, card_no)
-    _self_service_check(card, channel, query_password)
+    _check_loss_channel(card, channel, query_password)
     if card.state != CardState.LOST:
         raise refusal(card, CardState.ACTIVE)
     change_state(ctx, card, CardState.ACTIVE, "found and unfrozen", channel)

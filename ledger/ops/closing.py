@@ -123,13 +123,16 @@ def pay_refund(ctx: Ctx, refund_id: int, *, claimant: dict | None = None) -> dic
     refund = _lock_pending(ctx, refund_id)
     if refund.route == RefundRoute.BANK:
         raise Conflict(reason_zh="该退款经银行批量退回", reason_en="this refund goes by bank batch")
+    paid_to = {"to": "holder"}
     if refund.route == RefundRoute.CLAIMANT:
-        if not claimant or not claimant.get("name") or not claimant.get("id_number"):
+        name, number = (str((claimant or {}).get(k) or "").strip() for k in ("name", "id_number"))
+        if not name or not number:
             raise InvalidInput(
                 reason_zh="须登记合法领取人的姓名和证件号码",
                 reason_en="the lawful claimant's name and ID number are required",
             )
-    paid = _pay(ctx, refund, {"to": "claimant", **claimant} if claimant else {"to": "holder"})
+        paid_to = {"to": "claimant", "name": name, "id_number": number}
+    paid = _pay(ctx, refund, paid_to)
     return {"refund_id": refund.id, "paid_out": paid}
 
 

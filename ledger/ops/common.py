@@ -1,6 +1,6 @@
 """What the operations share: finding and locking cards, checking amounts, state changes."""
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager
 
 from ledger.context import Ctx
@@ -16,7 +16,7 @@ from ledger.errors import (
 )
 from ledger.models.accounts import CardAccount
 from ledger.models.cards import STATE_ZH, Card, CardEvent, CardState, EvidenceKind
-from ledger.models.merchants import OpenState, Terminal
+from ledger.models.merchants import Merchant, OpenState, Terminal
 from ledger.models.people import IdType
 from ledger.passwords import verify_password
 
@@ -24,7 +24,7 @@ S = CardState
 # R05: the changes of state a card may go through; the final states lead nowhere.
 TRANSITIONS: dict[CardState, frozenset[CardState]] = {
     S.ACTIVE: frozenset({S.LOST, S.FROZEN, S.EXPIRED, S.REPLACED, S.CANCELLED, S.TERMINATED}),
-    S.LOST: frozenset({S.ACTIVE, S.FROZEN, S.EXPIRED, S.REPLACED, S.CANCELLED, S.TERMINATED}),
+    S.LOST: frozenset({S.ACTIVE, S.EXPIRED, S.REPLACED, S.CANCELLED, S.TERMINATED}),
     S.FROZEN: frozenset({S.ACTIVE, S.CANCELLED, S.TERMINATED}),
     S.EXPIRED: frozenset({S.ACTIVE, S.CANCELLED, S.TERMINATED}),
     S.REPLACED: frozenset(),
@@ -142,7 +142,7 @@ def delegation_fields(holder_id_number: str, delegate: dict) -> dict:
         evidence = EvidenceKind(delegate.get("evidence"))
     except ValueError:
         id_type = evidence = None
-    if not name or not number or id_type is None or number == holder_id_number:
+    if not name or not number or id_type is None or number == holder_id_number.upper():
         raise InvalidInput(
             reason_zh="代办须登记代办人姓名、证件及委托凭证（持卡人证件或委托证明）",
             reason_en="a delegate's name, own ID and evidence (holder's ID or written delegation)"
@@ -157,19 +157,32 @@ def delegation_fields(holder_id_number: str, delegate: dict) -> dict:
     )
 
 
-def active_terminal(ctx: Ctx, terminal_code: str) -> Terminal:
-    """A registered, working terminal of an admitted merchant (R23, R24)."""
-    terminal = ctx.session.scalar(
-        select(Terminal)
-        .join(Terminal.merchant)
-        .where(Terminal.code == terminal_code)
-        .options(contains_eager(Terminal.merchant))
+_terminals, _merchants = Terminal.__table__, Merchant.__table__
+_TERMINAL_VIEW = (
+    select(
+        _terminals.c.id,
+        _terminals.c.code,
+        _terminals.c.kind,
+        _terminals.c.state,
+        _terminals.c.merchant_id,
+        _merchants.c.code.label("merchant_code"),
+        _merchants.c.state.label("merchant_state"),
+        _merchants.c.category,
+        _merchants.c.account_id.label("merchant_account_id"),
     )
+    .join(_merchants, _terminals.c.merchant_id == _merchants.c.id)
+    .where(_terminals.c.code == bindparam("code"))
+)
+
+
+def active_terminal(ctx: Ctx, terminal_code: str):
+    """A registered, working terminal of an admitted merchant (R23, R24), as a row with
+    its merchant's code, category and account id."""
+    terminal = ctx.session.connection().execute(_TERMINAL_VIEW, {"code": terminal_code}).first()
     if terminal is None:
         raise NotFound(what_zh="终端", what_en="terminal", key=terminal_code)
-    if terminal.state != OpenState.ACTIVE or terminal.merchant.state != OpenState.ACTIVE:
+    if terminal.state != OpenState.ACTIVE or terminal.merchant_state != OpenState.ACTIVE:
         raise NotAllowed(
-            reason_zh=f"终端 {terminal_code} 已停用",
-            reason_en=f"terminal {terminal_code} is disabled",
+            reason_zh=f"终端 {terminal_code} 已停用", reason_en=f"terminal {terminal_code} is disabled"
         )
     return terminal

@@ -1,11 +1,14 @@
 """The ledger side of merchant admission and revocation (R23, R24) and their terminals."""
 
-from sqlalchemy import select, update
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
 
 from ledger.context import Ctx
 from ledger.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from ledger.models.accounts import AccountKind, LedgerAccount
 from ledger.models.merchants import Merchant, MerchantCategory, OpenState, Terminal, TerminalKind
+from ledger.models.money import Hold, HoldState
 from ledger.models.people import Department
 from ledger.ops.common import yuan
 from ledger.posting import new_account
@@ -52,7 +55,7 @@ def admit_merchant(
     rate = (
         (ctx.config.management_fee_bp if fee_rate_bp is None else fee_rate_bp) if commercial else 0
     )
-    days = settlement_days or ctx.config.settlement_days
+    days = ctx.config.settlement_days if settlement_days is None else settlement_days
     if not 0 <= rate <= 10000 or days < 1:
         raise InvalidInput(
             reason_zh="费率或结算周期无效", reason_en="invalid fee rate or settlement period"
@@ -70,7 +73,7 @@ def admit_merchant(
         account=new_account(ctx.session, AccountKind.MERCHANT),
         state=OpenState.ACTIVE,
         admitted_at=ctx.now,
-        settled_through=ctx.today,
+        settled_through=ctx.today - timedelta(days=1),  # nothing before admission to settle
     )
     ctx.session.add(merchant)
     ctx.session.flush()
@@ -82,6 +85,15 @@ def close_merchant(ctx: Ctx, code: str) -> dict:
     merchant = find_merchant(ctx, code, lock=True)
     if merchant.state == OpenState.CLOSED:
         raise Conflict(reason_zh="商户已撤销", reason_en="the merchant is closed already")
+    open_holds = ctx.session.scalar(
+        select(func.count(Hold.id))
+        .join(Terminal, Hold.terminal_id == Terminal.id)
+        .where(Terminal.merchant_id == merchant.id, Hold.state == HoldState.PENDING)
+    )
+    if open_holds:
+        raise Conflict(
+            reason_zh=f"商户终端尚有 {open_holds} 笔预扣未结算", reason_en=f"{open_holds} pre-deductions are open"
+        )
     balance = ctx.session.get(LedgerAccount, merchant.account_id).balance
     if balance != 0:
         raise Conflict(

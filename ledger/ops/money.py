@@ -4,23 +4,30 @@ purchases with the daily limit and consumption password (R07, R08, R11, R17)."""
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import bindparam, select, update
+
 from ledger.context import Ctx
-from ledger.errors import CardNotActive, InsufficientBalance, NotAllowed, PasswordRequired
+from ledger.errors import (
+    CardNotActive,
+    InsufficientBalance,
+    NotAllowed,
+    NotFound,
+    PasswordRequired,
+)
 from ledger.idempotency import idempotent
-from ledger.models.accounts import AccountKind
+from ledger.models.accounts import AccountKind, CardAccount, LedgerAccount, spent_on_day
 from ledger.models.cards import STATE_ZH, Card, CardState
 from ledger.models.journal import EntryKind
-from ledger.models.merchants import METERED_KINDS, REISSUE_DAY_BLOCKED, Merchant
+from ledger.models.merchants import METERED_KINDS, REISSUE_DAY_BLOCKED
 from ledger.ops.common import (
     active_terminal,
     check_amount,
     lock_card,
-    purse_balance,
     require_active,
     require_password,
     yuan,
 )
-from ledger.posting import post_entry, system_account
+from ledger.posting import expire_loaded, post_entry, system_account
 
 
 class TopUpMethod(StrEnum):
@@ -107,25 +114,56 @@ def claim_transitional(ctx: Ctx, card_no: str, terminal_code: str) -> dict:
     }
 
 
-def refuse_on_reissue_day(ctx: Ctx, card: Card, merchant: Merchant) -> None:
+def refuse_on_reissue_day(ctx: Ctx, card, terminal) -> None:
     """R17: a reissued card is not accepted at the library, hospital or bus that day."""
     issued_day = card.issued_at.astimezone(ctx.config.zone).date()
-    if card.replaces_id and merchant.category in REISSUE_DAY_BLOCKED and issued_day == ctx.today:
+    if card.replaces_id and terminal.category in REISSUE_DAY_BLOCKED and issued_day == ctx.today:
         raise NotAllowed(
             reason_zh="补办当天不能在图书馆、校医院、校车上使用，次日起方可使用",
             reason_en="a card reissued today works at the library, hospital and bus from tomorrow",
         )
 
 
-def check_daily_limit(ctx: Ctx, card: Card, amount: int, password: str | None) -> int:
-    """R07: above the day's limit the consumption password is needed; returns the new total."""
-    account = card.account
-    spent = account.spent_on_day(ctx.today) + amount
+def check_daily_limit(ctx: Ctx, account, amount: int, password: str | None) -> int:
+    """R07: above the day's limit the consumption password is needed; returns the new total.
+
+    `account` is a CardAccount or a row with its columns, read under the account's lock."""
+    spent = spent_on_day(account, ctx.today) + amount
     if spent > account.daily_limit:
         if password is None:
             raise PasswordRequired()
         require_password(password, account.consume_password_hash)
     return spent
+
+
+_cards, _card_accounts, _ledger = Card.__table__, CardAccount.__table__, LedgerAccount.__table__
+# Purchases are the hot path: one Core query reads and locks what a purchase checks.
+_PURCHASE_VIEW = (
+    select(
+        _cards.c.id,
+        _cards.c.card_no,
+        _cards.c.state,
+        _cards.c.expires_on,
+        _cards.c.replaces_id,
+        _cards.c.issued_at,
+        _card_accounts.c.id.label("account_id"),
+        _card_accounts.c.daily_limit,
+        _card_accounts.c.spent_on,
+        _card_accounts.c.spent_today,
+        _card_accounts.c.consume_password_hash,
+        _card_accounts.c.purse_id,
+        _ledger.c.balance,
+    )
+    .join(_card_accounts, _cards.c.card_account_id == _card_accounts.c.id)
+    .join(_ledger, _card_accounts.c.purse_id == _ledger.c.id)
+    .where(_cards.c.card_no == bindparam("card_no"))
+    .with_for_update()
+)
+_RECORD_SPENT = (
+    update(_card_accounts)
+    .where(_card_accounts.c.id == bindparam("account_id"))
+    .values(spent_on=bindparam("day"), spent_today=bindparam("spent"))
+)
 
 
 @idempotent("purchase")
@@ -134,30 +172,30 @@ def purchase(
 ) -> dict:
     """R07, R08, R11: pay a merchant from the purse, never below zero."""
     check_amount(ctx, amount)
-    card = lock_card(ctx, card_no)
+    connection = ctx.session.connection()
+    card = connection.execute(_PURCHASE_VIEW, {"card_no": card_no}).first()
+    if card is None:
+        raise NotFound(what_zh="卡片", what_en="card", key=card_no)
     require_active(ctx, card)
     terminal = active_terminal(ctx, terminal_code)
     if terminal.kind in METERED_KINDS:
         raise NotAllowed(reason_zh="水控终端按预扣计费", reason_en="metering terminals pre-deduct")
-    refuse_on_reissue_day(ctx, card, terminal.merchant)
+    refuse_on_reissue_day(ctx, card, terminal)
     spent = check_daily_limit(ctx, card, amount, consume_password)
-    balance = purse_balance(card)
-    if balance < amount:
-        raise InsufficientBalance(balance_yuan=yuan(balance), amount_yuan=yuan(amount))
+    if card.balance < amount:
+        raise InsufficientBalance(balance_yuan=yuan(card.balance), amount_yuan=yuan(amount))
     entry_id = post_entry(
-        ctx,
-        EntryKind.PURCHASE,
-        [(card.account.purse_id, terminal.merchant.account_id, amount)],
-        amount=amount,
-        card_id=card.id,
-        merchant_id=terminal.merchant_id,
-        terminal_id=terminal.id,
+        ctx, EntryKind.PURCHASE, [(card.purse_id, terminal.merchant_account_id, amount)],
+        amount=amount, card_id=card.id, merchant_id=terminal.merchant_id, terminal_id=terminal.id,
     )
-    card.account.spent_on, card.account.spent_today = ctx.today, spent
+    connection.execute(
+        _RECORD_SPENT, {"account_id": card.account_id, "day": ctx.today, "spent": spent}
+    )
+    expire_loaded(ctx.session, CardAccount, card.account_id, ["spent_on", "spent_today"])
     return {
         "card_no": card.card_no,
         "amount": amount,
-        "balance": balance - amount,
-        "merchant": terminal.merchant.code,
+        "balance": card.balance - amount,
+        "merchant": terminal.merchant_code,
         "entry_id": entry_id,
     }

@@ -4,7 +4,7 @@ from ledger.context import Ctx
 from ledger.errors import InsufficientBalance, NotAllowed
 from ledger.idempotency import idempotent
 from ledger.models.cards import Card, CardState, CardType, Channel, Delegation
-from ledger.ops.cards import charge_card_fee, generate_card_no
+from ledger.ops.cards import card_number, charge_card_fee
 from ledger.ops.common import (
     change_state,
     delegation_fields,
@@ -66,13 +66,14 @@ def reissue_card(
             reason_en="reissue at the counter or a kiosk",
         )
     delegation = delegation_fields(old.person.id_number, delegate) if delegate else None
+    number = card_number(ctx, new_card_no)
     fee = reissue_fee(ctx, old)
     if fee_from_balance and purse_balance(old) < fee:
         raise InsufficientBalance(balance_yuan=yuan(purse_balance(old)), amount_yuan=yuan(fee))
     event = change_state(ctx, old, CardState.REPLACED, "reissued", channel)
     ctx.session.flush()  # the old card leaves the live states before the new one arrives
     new = Card(
-        card_no=new_card_no or generate_card_no(ctx),
+        card_no=number,
         person_id=old.person_id,
         account=old.account,
         card_type=old.card_type,
@@ -91,7 +92,7 @@ def reissue_card(
         "card_no": new.card_no,
         "replaces": old.card_no,
         "fee": fee,
-        "balance": purse_balance(new) - (fee if fee_from_balance else 0),
+        "balance": purse_balance(new),
         "entry_id": entry_id,
         "delegated": delegation is not None,
     }

@@ -35,6 +35,7 @@ def change_password(ctx: Ctx, card_no: str, which: PasswordKind, old: str, new: 
     field = _HASH_FIELD[PasswordKind(which)]
     check_password_format(new)
     card = lock_card(ctx, card_no)
+    require_active(ctx, card)
     require_password(old, getattr(card.account, field))
     setattr(card.account, field, hash_password(new, ctx.config.password_cost))
     return {"card_no": card.card_no, "changed": which}

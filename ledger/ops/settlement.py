@@ -1,8 +1,8 @@
 """Merchant settlement with the management fee, and adjustments for system double charges
-(R11). Settlement pays out the merchant's whole balance, so each run covers exactly the
-postings since the previous one."""
+(R11). A settlement covers whole Asia/Shanghai days, from the day after the last one through
+yesterday: what was posted to the merchant in those days, less the fee, is paid out."""
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
@@ -24,55 +24,59 @@ def management_fee(net_turnover: int, rate_bp: int) -> int:
     return max(0, (net_turnover * rate_bp + 5000) // 10000)
 
 
-def _since_last_settlement(ctx: Ctx, merchant: Merchant, kinds, side) -> int:
-    last = ctx.session.scalar(
-        select(func.max(Settlement.entry_id)).where(Settlement.merchant_id == merchant.id)
-    )
-    query = (
+def _midnight(ctx: Ctx, day: date) -> datetime:
+    """The start of `day` on the campus clock."""
+    return datetime.combine(day, time(0), tzinfo=ctx.config.zone)
+
+
+def _period_sum(ctx: Ctx, merchant: Merchant, kinds, side, start: date, end: date) -> int:
+    """Postings of `kinds` on the merchant's `side` (credit or debit) dated start..end."""
+    return ctx.session.scalar(
         select(func.coalesce(func.sum(Posting.amount), 0))
         .join(JournalEntry, Posting.entry_id == JournalEntry.id)
-        .where(side == merchant.account_id, JournalEntry.kind.in_(kinds))
+        .where(
+            side == merchant.account_id,
+            JournalEntry.kind.in_(kinds),
+            JournalEntry.at >= _midnight(ctx, start),
+            JournalEntry.at < _midnight(ctx, end + timedelta(days=1)),
+        )
     )
-    if last is not None:
-        query = query.where(Posting.entry_id > last)
-    return ctx.session.scalar(query)
 
 
 def settle_merchant(ctx: Ctx, merchant_code: str) -> dict:
-    """Settle one merchant through today: fee to income, the rest paid to its bank account."""
+    """Settle one merchant through yesterday: fee to income, the rest to its bank account."""
     merchant = find_merchant(ctx, merchant_code, lock=True)
+    start, end = merchant.settled_through + timedelta(days=1), ctx.today - timedelta(days=1)
+    if start > end:
+        raise Conflict(reason_zh="没有待结算的日期", reason_en="no unsettled day before today")
+    turnover = _period_sum(ctx, merchant, TURNOVER_KINDS, Posting.credit_id, start, end)
+    adjusted = _period_sum(ctx, merchant, (EntryKind.ADJUSTMENT,), Posting.debit_id, start, end)
+    fee = management_fee(turnover - adjusted, merchant.fee_rate_bp)
+    payout = turnover - adjusted - fee
     balance = ctx.session.get(LedgerAccount, merchant.account_id).balance
-    if merchant.settled_through >= ctx.today:
-        raise Conflict(reason_zh="该商户今天已结算", reason_en="settled already today")
-    turnover = _since_last_settlement(ctx, merchant, TURNOVER_KINDS, Posting.credit_id)
-    adjusted = _since_last_settlement(ctx, merchant, (EntryKind.ADJUSTMENT,), Posting.debit_id)
-    fee = min(balance, management_fee(turnover - adjusted, merchant.fee_rate_bp))
+    if payout < 0 or payout + fee > balance:
+        raise Conflict(
+            reason_zh="结算金额与商户账户余额不符，请先核对调账",
+            reason_en="the period's net turnover does not fit the balance; check adjustments",
+        )
     moves = [
         (merchant.account_id, system_account(ctx.session, AccountKind.MANAGEMENT_FEES), fee),
-        (merchant.account_id, system_account(ctx.session, AccountKind.BANK), balance - fee),
+        (merchant.account_id, system_account(ctx.session, AccountKind.BANK), payout),
     ]
-    entry_id = post_entry(ctx, EntryKind.SETTLEMENT, moves, amount=balance, merchant_id=merchant.id)
-    settlement = Settlement(
-        merchant_id=merchant.id,
-        period_start=merchant.settled_through + timedelta(days=1),
-        period_end=ctx.today,
-        turnover=turnover,
-        adjustments=adjusted,
-        fee=fee,
-        payout=balance - fee,
-        entry_id=entry_id,
-        created_at=ctx.now,
+    entry_id = post_entry(
+        ctx, EntryKind.SETTLEMENT, moves, amount=payout + fee, merchant_id=merchant.id
     )
-    merchant.settled_through = ctx.today
+    settlement = Settlement(
+        merchant_id=merchant.id, period_start=start, period_end=end, turnover=turnover,
+        adjustments=adjusted, fee=fee, payout=payout, entry_id=entry_id, created_at=ctx.now,
+    )
+    merchant.settled_through = end
     ctx.session.add(settlement)
     ctx.session.flush()
     return {
-        "merchant": merchant.code,
-        "settlement_id": settlement.id,
-        "turnover": turnover,
-        "adjustments": adjusted,
-        "fee": fee,
-        "payout": balance - fee,
+        "merchant": merchant.code, "settlement_id": settlement.id, "period_start": start.isoformat(),
+        "period_end": end.isoformat(), "turnover": turnover, "adjustments": adjusted, "fee": fee,
+        "payout": payout,
     }
 
 
@@ -84,7 +88,7 @@ def run_settlement(ctx: Ctx) -> list[dict]:
     results = []
     for code in due:
         merchant = find_merchant(ctx, code)
-        if merchant.settled_through + timedelta(days=merchant.settlement_days) <= ctx.today:
+        if merchant.settled_through + timedelta(days=merchant.settlement_days) < ctx.today:
             results.append(settle_merchant(ctx, code))
     return results
 
