@@ -25,8 +25,11 @@ class AccountKind(StrEnum):
     WECHAT = "wechat"  # WeChat enterprise account top-ups
 
 
-# Money enters and leaves the closed ledger only through these; they alone may go negative.
+# Money enters and leaves the closed ledger only through these.
 EXTERNAL_KINDS = (AccountKind.CASH, AccountKind.BANK, AccountKind.WECHAT)
+# These may go negative: the outside world, and a merchant who owes the office after an
+# adjustment larger than what it held (R11); every cardholder balance stays >= 0 (R08).
+MAY_GO_NEGATIVE = (*EXTERNAL_KINDS, AccountKind.MERCHANT)
 SYSTEM_KINDS = (
     AccountKind.HOLDS,
     AccountKind.CARD_FEES,
@@ -35,7 +38,7 @@ SYSTEM_KINDS = (
     AccountKind.REFUNDS,
     *EXTERNAL_KINDS,
 )
-_external_sql = ", ".join(f"'{k.value}'" for k in EXTERNAL_KINDS)
+_negative_sql = ", ".join(f"'{k.value}'" for k in MAY_GO_NEGATIVE)
 
 
 class LedgerAccount(Base):
@@ -43,7 +46,7 @@ class LedgerAccount(Base):
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        CheckConstraint(f"balance >= 0 OR kind IN ({_external_sql})", name="non_negative"),
+        CheckConstraint(f"balance >= 0 OR kind IN ({_negative_sql})", name="non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -53,7 +53,7 @@ class Merchant(Base):
     state: Mapped[OpenState] = enum_column(OpenState)
     admitted_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
-    settled_through: Mapped[date]  # last day covered by a settlement (admission day at first)
+    settled_through: Mapped[date]  # last day settled; the day before admission at first
 
     account: Mapped[LedgerAccount] = relationship()
     operator_department: Mapped[Department] = relationship(foreign_keys=[operator_department_id])

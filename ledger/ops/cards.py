@@ -89,7 +89,8 @@ def card_number(ctx: Ctx, given: str | None) -> str:
     if given is not None:
         if not (given.isdigit() and 6 <= len(given) <= 20) or _card_no_taken(ctx, given):
             raise InvalidInput(
-                reason_zh=f"卡号 {given} 无效或已被使用", reason_en=f"card number {given} is invalid or taken"
+                reason_zh=f"卡号 {given} 无效或已被使用",
+                reason_en=f"card number {given} is invalid or taken",
             )
         return given
     while True:
@@ -135,7 +136,13 @@ def issue_card(
     `applying_department_id`, for a card requested by a department, must be the person's
     own department (R20). A temporary card needs `valid_until`, the end of the working period.
     """
-    person = ctx.session.get(Person, person_id)
+    # The person's row is the lock two counters issuing at once queue on (R02).
+    person = ctx.session.scalar(
+        select(Person)
+        .where(Person.id == person_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if person is None:
         raise NotFound(what_zh="人员", what_en="person", key=person_id)
     if applying_department_id is not None and person.department_id != applying_department_id:

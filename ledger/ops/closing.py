@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ledger.context import Ctx
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.idempotency import idempotent
-from ledger.models.accounts import AccountKind
+from ledger.models.accounts import AccountKind, LedgerAccount
 from ledger.models.cards import Card, CardState, Channel, Delegation
 from ledger.models.journal import EntryKind
 from ledger.models.money import Refund, RefundRoute, RefundState
@@ -61,12 +61,26 @@ def close_account(ctx: Ctx, card: Card, route: RefundRoute, reason: str) -> Refu
     return refund
 
 
+def _lock_accounts(ctx: Ctx, *kinds: AccountKind) -> None:
+    ids = sorted(system_account(ctx.session, kind) for kind in kinds)
+    ctx.session.execute(
+        select(LedgerAccount.id)
+        .where(LedgerAccount.id.in_(ids))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+    )
+
+
 @idempotent("cancel_card")
 def cancel_card(ctx: Ctx, card_no: str, *, delegate: dict | None = None) -> dict:
     """R18: a holder leaving cancels the card at the counter; the balance is paid in cash."""
     card = lock_card(ctx, card_no)
     delegation = delegation_fields(card.person.id_number, delegate) if delegate else None
     event = change_state(ctx, card, CardState.CANCELLED, "cancelled by holder", Channel.COUNTER)
+    settle_open_hold(ctx, card.account)
+    # Close and pay out are two entries: take both system accounts now, in id order, as a
+    # refund payout does, so that the two never wait on each other.
+    _lock_accounts(ctx, AccountKind.REFUNDS, AccountKind.CASH)
     refund = close_account(ctx, card, RefundRoute.CASH, "cancelled")
     ctx.session.flush()
     if delegation is not None:

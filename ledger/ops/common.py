@@ -175,14 +175,21 @@ _TERMINAL_VIEW = (
 )
 
 
-def active_terminal(ctx: Ctx, terminal_code: str):
+def active_terminal(ctx: Ctx, terminal_code: str, found=None):
     """A registered, working terminal of an admitted merchant (R23, R24), as a row with
-    its merchant's code, category and account id."""
-    terminal = ctx.session.connection().execute(_TERMINAL_VIEW, {"code": terminal_code}).first()
+    its merchant's code, category and account id.
+
+    `found` is that row when the caller has read it already (purchase reads it with the card,
+    to save a round trip); the checks here need its state and merchant_state."""
+    terminal = found
+    if terminal is None:
+        connection = ctx.session.connection()
+        terminal = connection.execute(_TERMINAL_VIEW, {"code": terminal_code}).first()
     if terminal is None:
         raise NotFound(what_zh="终端", what_en="terminal", key=terminal_code)
     if terminal.state != OpenState.ACTIVE or terminal.merchant_state != OpenState.ACTIVE:
         raise NotAllowed(
-            reason_zh=f"终端 {terminal_code} 已停用", reason_en=f"terminal {terminal_code} is disabled"
+            reason_zh=f"终端 {terminal_code} 已停用",
+            reason_en=f"terminal {terminal_code} is disabled",
         )
     return terminal

@@ -92,7 +92,8 @@ def close_merchant(ctx: Ctx, code: str) -> dict:
     )
     if open_holds:
         raise Conflict(
-            reason_zh=f"商户终端尚有 {open_holds} 笔预扣未结算", reason_en=f"{open_holds} pre-deductions are open"
+            reason_zh=f"商户终端尚有 {open_holds} 笔预扣未结算",
+            reason_en=f"{open_holds} pre-deductions are open",
         )
     balance = ctx.session.get(LedgerAccount, merchant.account_id).balance
     if balance != 0:

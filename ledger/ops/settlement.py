@@ -1,10 +1,13 @@
 """Merchant settlement with the management fee, and adjustments for system double charges
 (R11). A settlement covers whole Asia/Shanghai days, from the day after the last one through
-yesterday: what was posted to the merchant in those days, less the fee, is paid out."""
+yesterday: the fee is taken on the period's turnover less its adjustments, and what the
+merchant's account held at the end of the period, less the fee, is paid out. An adjustment
+larger than what the merchant holds leaves its account negative: the merchant owes the card
+office, and the next settlements recover it before paying out."""
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 
 from ledger.context import Ctx
 from ledger.errors import Conflict, InvalidAmount, NotFound
@@ -31,7 +34,7 @@ def _midnight(ctx: Ctx, day: date) -> datetime:
 
 def _period_sum(ctx: Ctx, merchant: Merchant, kinds, side, start: date, end: date) -> int:
     """Postings of `kinds` on the merchant's `side` (credit or debit) dated start..end."""
-    return ctx.session.scalar(
+    total = ctx.session.scalar(
         select(func.coalesce(func.sum(Posting.amount), 0))
         .join(JournalEntry, Posting.entry_id == JournalEntry.id)
         .where(
@@ -41,24 +44,38 @@ def _period_sum(ctx: Ctx, merchant: Merchant, kinds, side, start: date, end: dat
             JournalEntry.at < _midnight(ctx, end + timedelta(days=1)),
         )
     )
+    return int(total)
+
+
+def _net_since(ctx: Ctx, merchant: Merchant, since: datetime) -> int:
+    """What the merchant's account gained (credits less debits) from `since` on."""
+    account = merchant.account_id
+    signed = case((Posting.credit_id == account, Posting.amount), else_=-Posting.amount)
+    total = ctx.session.scalar(
+        select(func.coalesce(func.sum(signed), 0))
+        .join(JournalEntry, Posting.entry_id == JournalEntry.id)
+        .where(
+            or_(Posting.credit_id == account, Posting.debit_id == account),
+            JournalEntry.at >= since,
+        )
+    )
+    return int(total)
 
 
 def settle_merchant(ctx: Ctx, merchant_code: str) -> dict:
     """Settle one merchant through yesterday: fee to income, the rest to its bank account."""
     merchant = find_merchant(ctx, merchant_code, lock=True)
+    if merchant.state != OpenState.ACTIVE:
+        raise Conflict(reason_zh="商户已撤销", reason_en="the merchant is closed")
     start, end = merchant.settled_through + timedelta(days=1), ctx.today - timedelta(days=1)
     if start > end:
         raise Conflict(reason_zh="没有待结算的日期", reason_en="no unsettled day before today")
     turnover = _period_sum(ctx, merchant, TURNOVER_KINDS, Posting.credit_id, start, end)
     adjusted = _period_sum(ctx, merchant, (EntryKind.ADJUSTMENT,), Posting.debit_id, start, end)
     fee = management_fee(turnover - adjusted, merchant.fee_rate_bp)
-    payout = turnover - adjusted - fee
     balance = ctx.session.get(LedgerAccount, merchant.account_id).balance
-    if payout < 0 or payout + fee > balance:
-        raise Conflict(
-            reason_zh="结算金额与商户账户余额不符，请先核对调账",
-            reason_en="the period's net turnover does not fit the balance; check adjustments",
-        )
+    held_at_cutoff = balance - _net_since(ctx, merchant, _midnight(ctx, ctx.today))
+    payout = max(0, held_at_cutoff - fee)
     moves = [
         (merchant.account_id, system_account(ctx.session, AccountKind.MANAGEMENT_FEES), fee),
         (merchant.account_id, system_account(ctx.session, AccountKind.BANK), payout),
@@ -67,27 +84,42 @@ def settle_merchant(ctx: Ctx, merchant_code: str) -> dict:
         ctx, EntryKind.SETTLEMENT, moves, amount=payout + fee, merchant_id=merchant.id
     )
     settlement = Settlement(
-        merchant_id=merchant.id, period_start=start, period_end=end, turnover=turnover,
-        adjustments=adjusted, fee=fee, payout=payout, entry_id=entry_id, created_at=ctx.now,
+        merchant_id=merchant.id,
+        period_start=start,
+        period_end=end,
+        turnover=turnover,
+        adjustments=adjusted,
+        fee=fee,
+        payout=payout,
+        entry_id=entry_id,
+        created_at=ctx.now,
     )
     merchant.settled_through = end
     ctx.session.add(settlement)
     ctx.session.flush()
     return {
-        "merchant": merchant.code, "settlement_id": settlement.id, "period_start": start.isoformat(),
-        "period_end": end.isoformat(), "turnover": turnover, "adjustments": adjusted, "fee": fee,
+        "merchant": merchant.code,
+        "settlement_id": settlement.id,
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+        "turnover": turnover,
+        "adjustments": adjusted,
+        "fee": fee,
         "payout": payout,
     }
 
 
 def run_settlement(ctx: Ctx) -> list[dict]:
-    """Settle every open merchant whose period (weekly unless agreed otherwise) has run."""
-    due = ctx.session.scalars(
+    """Settle every open merchant whose period (weekly unless agreed otherwise) has run.
+
+    Each merchant is checked again under its lock, so two nodes running the job at once settle
+    each merchant once: the second waits for the first, then finds nothing due."""
+    codes = ctx.session.scalars(
         select(Merchant.code).where(Merchant.state == OpenState.ACTIVE).order_by(Merchant.id)
     ).all()
     results = []
-    for code in due:
-        merchant = find_merchant(ctx, code)
+    for code in codes:
+        merchant = find_merchant(ctx, code, lock=True)
         if merchant.settled_through + timedelta(days=merchant.settlement_days) < ctx.today:
             results.append(settle_merchant(ctx, code))
     return results
@@ -101,6 +133,11 @@ def post_adjustment(ctx: Ctx, entry_id: int, amount: int, reason: str) -> dict:
     if original is None or original.kind not in TURNOVER_KINDS:
         raise NotFound(what_zh="消费记录", what_en="purchase", key=entry_id)
     card = lock_card(ctx, original.card.card_no)
+    if card.account.closed_at is not None:
+        raise Conflict(
+            reason_zh="持卡人账户已关闭，请改为退款处理",
+            reason_en="the holder's account is closed; refund instead",
+        )
     merchant = find_merchant(ctx, original.merchant.code, lock=True)
     earlier = ctx.session.scalar(
         select(func.coalesce(func.sum(JournalEntry.amount), 0)).where(
@@ -113,11 +150,6 @@ def post_adjustment(ctx: Ctx, entry_id: int, amount: int, reason: str) -> dict:
         or not 0 < amount <= (original.amount - earlier)
     ):
         raise InvalidAmount(max_yuan=yuan(original.amount - earlier))
-    if merchant.account.balance < amount:
-        raise Conflict(
-            reason_zh="商户结算账户余额不足，调账须在下次结算前办理",
-            reason_en="the merchant's settlement balance is too low; adjust before settling",
-        )
     adjustment_id = post_entry(
         ctx,
         EntryKind.ADJUSTMENT,

@@ -99,7 +99,7 @@ def upgrade():
         sa.Column("code", sa.String(length=40), nullable=True),
         sa.Column("balance", sa.BigInteger(), nullable=False),
         sa.CheckConstraint(
-            "balance >= 0 OR kind IN ('cash', 'bank', 'wechat')",
+            "balance >= 0 OR kind IN ('cash', 'bank', 'wechat', 'merchant')",
             name=op.f("ck_ledger_accounts_non_negative"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_accounts")),
