@@ -158,18 +158,19 @@ def delegation_fields(holder_id_number: str, delegate: dict) -> dict:
 
 
 _terminals, _merchants = Terminal.__table__, Merchant.__table__
+# What an operation reads of a terminal and its merchant (purchase reads them with the card).
+TERMINAL_COLUMNS = (
+    _terminals.c.id,
+    _terminals.c.kind,
+    _terminals.c.state,
+    _terminals.c.merchant_id,
+    _merchants.c.code.label("merchant_code"),
+    _merchants.c.state.label("merchant_state"),
+    _merchants.c.category,
+    _merchants.c.account_id.label("merchant_account_id"),
+)
 _TERMINAL_VIEW = (
-    select(
-        _terminals.c.id,
-        _terminals.c.code,
-        _terminals.c.kind,
-        _terminals.c.state,
-        _terminals.c.merchant_id,
-        _merchants.c.code.label("merchant_code"),
-        _merchants.c.state.label("merchant_state"),
-        _merchants.c.category,
-        _merchants.c.account_id.label("merchant_account_id"),
-    )
+    select(*TERMINAL_COLUMNS)
     .join(_merchants, _terminals.c.merchant_id == _merchants.c.id)
     .where(_terminals.c.code == bindparam("code"))
 )

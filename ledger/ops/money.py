@@ -27,6 +27,7 @@ from ledger.models.merchants import (
     TerminalKind,
 )
 from ledger.ops.common import (
+    TERMINAL_COLUMNS,
     active_terminal,
     check_amount,
     lock_card,
@@ -162,20 +163,8 @@ _CARD_COLUMNS = (
     _card_accounts.c.purse_id,
     _ledger.c.balance,
 )
-# What purchase and active_terminal read of the terminal (its code is known), prefixed
-# "terminal_" in the joint row; each column costs a little on every purchase.
-_TERMINAL_COLUMNS = (
-    _terminals.c.id,
-    _terminals.c.kind,
-    _terminals.c.state,
-    _terminals.c.merchant_id,
-    _merchants.c.code.label("merchant_code"),
-    _merchants.c.state.label("merchant_state"),
-    _merchants.c.category,
-    _merchants.c.account_id.label("merchant_account_id"),
-)
-_TerminalRow = namedtuple("_TerminalRow", [c.name for c in _TERMINAL_COLUMNS])
-_TERMINAL_PART = slice(len(_CARD_COLUMNS), len(_CARD_COLUMNS) + len(_TERMINAL_COLUMNS))
+_TerminalRow = namedtuple("_TerminalRow", [c.name for c in TERMINAL_COLUMNS])
+_TERMINAL_PART = slice(len(_CARD_COLUMNS), len(_CARD_COLUMNS) + len(TERMINAL_COLUMNS))
 
 
 def _purchase_view(dialect_name: str, claiming: bool):
@@ -188,7 +177,7 @@ def _purchase_view(dialect_name: str, claiming: bool):
     view = (
         select(
             *_CARD_COLUMNS,
-            *(c.label(f"terminal_{c.name}") for c in _TERMINAL_COLUMNS),
+            *(c.label(f"terminal_{c.name}") for c in TERMINAL_COLUMNS),
             next_entry_id(dialect_name).label("entry_id"),
         )
         .join(_card_accounts, _cards.c.card_account_id == _card_accounts.c.id)
