@@ -18,10 +18,9 @@ from ledger.errors import (
     TransitionNotAllowed,
     WrongPassword,
 )
-from ledger.models.accounts import AccountKind, CardAccount, LedgerAccount
-from ledger.models.cards import Card, CardEvent, CardState, CardType, Channel, Delegation
+from ledger.models.accounts import AccountKind
+from ledger.models.cards import Card, CardState, CardType, Channel
 from ledger.models.journal import EntryKind, JournalEntry, Posting
-from ledger.models.money import Refund
 from ledger.models.people import PersonCategory
 from ledger.ops.cards import (
     expire_cards,
@@ -35,33 +34,17 @@ from ledger.ops.cards import (
 from ledger.ops.closing import TerminationReason, cancel_card, terminate_card
 from ledger.ops.money import purchase
 from ledger.ops.reissue import reissue_card
-from ledger.passwords import initial_password
+from tests.ledger.helpers import (
+    card_by_no,
+    last_event,
+    password_of,
+    snapshot,
+    system_balance,
+    writes_nothing,
+)
 
 P, S = PersonCategory, CardState
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-
-
-def snapshot(session) -> dict:
-    """Row counts of everything an operation may write."""
-    models = (Card, CardAccount, CardEvent, Delegation, JournalEntry, Posting, Refund)
-    counts = {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in models}
-    counts["ledger_accounts"] = session.scalar(select(func.count(LedgerAccount.id)))
-    return counts
-
-
-def system_balance(session, kind: AccountKind) -> int:
-    found = session.scalar(select(LedgerAccount.balance).where(LedgerAccount.code == kind.value))
-    return found or 0
-
-
-def card_by_no(ctx, card_no: str) -> Card:
-    return ctx.session.scalars(select(Card).where(Card.card_no == card_no)).one()
-
-
-def last_event(ctx, card_no: str) -> CardEvent:
-    return ctx.session.scalars(
-        select(CardEvent).join(Card).where(Card.card_no == card_no).order_by(CardEvent.id.desc())
-    ).first()
 
 
 def issue_temporary(ctx, make, days: int = 90) -> str:
@@ -99,12 +82,10 @@ def test_r01_card_type_follows_person_category(ctx, make, category, card_type):
 
 def test_r02_second_card_refused_while_one_is_usable(ctx, make):
     held = make.card()
-    before = snapshot(ctx.session)
-    with pytest.raises(OneCardPerPerson) as refused:
+    with writes_nothing(ctx.session), pytest.raises(OneCardPerPerson) as refused:
         issue_card(ctx, held.person_id)
     assert held.card_no in refused.value.message("zh")
     assert "一人一卡" in refused.value.message("zh")
-    assert snapshot(ctx.session) == before
 
 
 @pytest.mark.parametrize("to_state", [S.LOST, S.FROZEN])
@@ -144,8 +125,8 @@ def test_r03_first_issue_fee(ctx, make, category, fee):
     person = make.person(category)
     result = issue_card(ctx, person.id, valid_until=ctx.today + timedelta(days=30))
     assert result["fee"] == fee
-    assert system_balance(ctx.session, AccountKind.CARD_FEES) == fee
-    assert system_balance(ctx.session, AccountKind.CASH) == -fee  # cash came in
+    assert system_balance(ctx, AccountKind.CARD_FEES) == fee
+    assert system_balance(ctx, AccountKind.CASH) == -fee  # cash came in
     legs = ctx.session.execute(
         select(JournalEntry.kind, Posting.amount)
         .join(Posting)
@@ -162,15 +143,14 @@ def test_r03_second_card_of_same_type_after_cancellation_pays_reissue_fee(ctx, m
     again = issue_card(ctx, first.person_id)
     assert again["fee"] == 2000
     assert card_by_no(ctx, again["card_no"]).card_account_id == first.card_account_id
-    assert system_balance(ctx.session, AccountKind.CARD_FEES) == 2000
+    assert system_balance(ctx, AccountKind.CARD_FEES) == 2000
     assert check_ledger(ctx.session) == []
 
 
 def test_r20_department_applies_only_for_its_own_people(ctx, make):
     person = make.person(P.OTHER)
     other = make.department()
-    before = snapshot(ctx.session)
-    with pytest.raises(NotAllowed) as refused:
+    with writes_nothing(ctx.session), pytest.raises(NotAllowed) as refused:
         issue_card(
             ctx,
             person.id,
@@ -179,7 +159,6 @@ def test_r20_department_applies_only_for_its_own_people(ctx, make):
         )
     assert CHINESE.search(refused.value.message("zh"))
     assert "own people" in refused.value.message("en")
-    assert snapshot(ctx.session) == before
 
 
 def test_r20_own_department_may_apply(ctx, make):
@@ -194,10 +173,8 @@ def test_r20_own_department_may_apply(ctx, make):
 
 
 def test_issue_for_unknown_person_is_not_found(ctx):
-    before = snapshot(ctx.session)
-    with pytest.raises(NotFound):
+    with writes_nothing(ctx.session), pytest.raises(NotFound):
         issue_card(ctx, 987654)
-    assert snapshot(ctx.session) == before
 
 
 # --- R04 temporary card validity, R22 extension ------------------------------------------------
@@ -231,10 +208,8 @@ def test_r04_a_year_from_29_february_is_28_february(at, make):
 @pytest.mark.parametrize("valid_until", [None, date(2026, 11, 26)])
 def test_r04_temporary_card_needs_a_working_period_not_in_the_past(ctx, make, valid_until):
     person = make.person(P.OTHER)
-    before = snapshot(ctx.session)
-    with pytest.raises(InvalidInput):
+    with writes_nothing(ctx.session), pytest.raises(InvalidInput):
         issue_card(ctx, person.id, valid_until=valid_until)
-    assert snapshot(ctx.session) == before
 
 
 def test_r04_expired_card_cannot_pay_and_expire_cards_moves_it(ctx, at, make):
@@ -291,19 +266,15 @@ def test_r22_extension_is_capped_at_a_year_from_the_extension(ctx, at, make):
 @pytest.mark.parametrize("days", [100, 50])  # same or earlier than the current expiry
 def test_r22_extension_must_move_expiry_later(ctx, make, days):
     card_no = issue_temporary(ctx, make, days=100)
-    before = snapshot(ctx.session)
-    with pytest.raises(InvalidInput):
+    with writes_nothing(ctx.session), pytest.raises(InvalidInput):
         extend_card(ctx, card_no, ctx.today + timedelta(days=days))
-    assert snapshot(ctx.session) == before
     assert card_by_no(ctx, card_no).expires_on == ctx.today + timedelta(days=100)
 
 
 def test_r22_only_temporary_cards_extend(ctx, make):
     card = make.card(P.FACULTY)
-    before = snapshot(ctx.session)
-    with pytest.raises(NotAllowed):
+    with writes_nothing(ctx.session), pytest.raises(NotAllowed):
         extend_card(ctx, card.card_no, ctx.today + timedelta(days=30))
-    assert snapshot(ctx.session) == before
     assert card.expires_on is None
 
 
@@ -348,10 +319,7 @@ def card_in_state(ctx, at, make, state: CardState) -> str:
     """A temporary card (every state is open to one) brought to `state` by the operations."""
     if state == S.EXPIRED:
         early = at(ctx.now - timedelta(days=60))
-        person = make.person(P.OTHER)
-        card_no = issue_card(early, person.id, valid_until=early.today + timedelta(days=30))[
-            "card_no"
-        ]
+        card_no = issue_temporary(early, make, days=30)
         assert expire_cards(ctx) == [card_no]
         return card_no
     card_no = issue_temporary(ctx, make)
@@ -425,21 +393,17 @@ FINAL = (S.REPLACED, S.CANCELLED, S.TERMINATED)
 )
 def test_r05_refused_transition_changes_nothing(ctx, at, make, from_state, operation):
     card_no = card_in_state(ctx, at, make, from_state)
-    before = snapshot(ctx.session)
-    with pytest.raises(TransitionNotAllowed) as refused:
+    with writes_nothing(ctx.session), pytest.raises(TransitionNotAllowed) as refused:
         OPERATIONS[operation][0](ctx, card_no)
     assert card_by_no(ctx, card_no).state == from_state
-    assert snapshot(ctx.session) == before
     assert card_no in refused.value.message("zh")
 
 
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
 def test_operations_on_unknown_card_are_not_found(ctx, operation):
-    before = snapshot(ctx.session)
-    with pytest.raises(NotFound) as missing:
+    with writes_nothing(ctx.session), pytest.raises(NotFound) as missing:
         OPERATIONS[operation][0](ctx, "0000000000")
     assert missing.value.message("zh") == "未找到卡片：0000000000"
-    assert snapshot(ctx.session) == before
 
 
 # --- R13 loss and unfreeze ---------------------------------------------------------------------
@@ -449,24 +413,21 @@ def test_r13_counter_loss_needs_no_password_and_stops_payment(ctx, make):
     card = make.card(balance=1000)
     canteen = make.terminal()
     assert report_loss(ctx, card.card_no, Channel.COUNTER)["state"] == "lost"
-    before = snapshot(ctx.session)
-    with pytest.raises(CardNotActive) as refused:
+    with writes_nothing(ctx.session), pytest.raises(CardNotActive) as refused:
         purchase(ctx, card.card_no, canteen, 100)
     assert "挂失" in refused.value.message("zh")
-    assert snapshot(ctx.session) == before
     assert card_by_no(ctx, card.card_no).account.purse.balance == 1000
 
 
 @pytest.mark.parametrize("channel", [Channel.KIOSK, Channel.WEB, Channel.PHONE, Channel.WECHAT])
 def test_r13_self_service_loss_needs_the_query_password(ctx, make, channel):
     card = make.card()
-    before = snapshot(ctx.session)
-    for wrong in (None, "000000"):
-        with pytest.raises(WrongPassword):
-            report_loss(ctx, card.card_no, channel, query_password=wrong)
-    assert snapshot(ctx.session) == before
+    with writes_nothing(ctx.session):
+        for wrong in (None, "000000"):
+            with pytest.raises(WrongPassword):
+                report_loss(ctx, card.card_no, channel, query_password=wrong)
     assert card_by_no(ctx, card.card_no).state == S.ACTIVE
-    password = initial_password(card.person.id_number)
+    password = password_of(card)
     report_loss(ctx, card.card_no, channel, query_password=password)
     event = last_event(ctx, card.card_no)
     assert (event.to_state, event.channel) == (S.LOST, channel.value)
@@ -475,7 +436,7 @@ def test_r13_self_service_loss_needs_the_query_password(ctx, make, channel):
 def test_r13_unfreeze_returns_a_found_card_to_active(ctx, make):
     card = make.card(balance=1000)
     canteen = make.terminal()
-    password = initial_password(card.person.id_number)
+    password = password_of(card)
     report_loss(ctx, card.card_no, Channel.WEB, query_password=password)
     with pytest.raises(WrongPassword):
         unfreeze_card(ctx, card.card_no, Channel.WECHAT, query_password="999999")

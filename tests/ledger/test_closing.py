@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from ledger.check import check_ledger
 from ledger.errors import CardNotActive, Conflict, InvalidInput, NotFound, TransitionNotAllowed
-from ledger.models.accounts import AccountKind, LedgerAccount
-from ledger.models.cards import Card, CardEvent, CardState, Delegation, EvidenceKind
-from ledger.models.journal import EntryKind, JournalEntry, Posting
+from ledger.models.accounts import AccountKind
+from ledger.models.cards import CardEvent, CardState, Delegation, EvidenceKind
+from ledger.models.journal import EntryKind
 from ledger.models.merchants import MerchantCategory, TerminalKind
 from ledger.models.money import Hold, HoldState, Refund, RefundRoute, RefundState
 from ledger.models.people import PersonCategory
@@ -23,6 +23,15 @@ from ledger.ops.closing import (
 )
 from ledger.ops.metering import pre_deduct
 from ledger.ops.money import TopUpMethod, purchase, top_up
+from tests.ledger.helpers import (
+    card_by_no,
+    count,
+    entries,
+    last_event,
+    snapshot,
+    system_balance,
+    writes_nothing,
+)
 
 P, S, R = PersonCategory, CardState, TerminationReason
 DELEGATE = {
@@ -33,31 +42,10 @@ DELEGATE = {
 CLAIMANT = {"name": "赵六", "id_number": "110105196504045678", "relation": "配偶"}
 
 
-def snapshot(session) -> dict:
-    """Row counts of everything closing a card may write."""
-    models = (CardEvent, Delegation, JournalEntry, Posting, Refund)
-    return {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in models}
-
-
-def system_balance(session, kind: AccountKind) -> int:
-    found = session.scalar(select(LedgerAccount.balance).where(LedgerAccount.code == kind.value))
-    return found or 0
-
-
 def pending_refunds(session) -> int:
     return session.scalar(
         select(func.coalesce(func.sum(Refund.amount), 0)).where(Refund.state == RefundState.PENDING)
     )
-
-
-def entries(session, kind: EntryKind) -> list[int]:
-    return session.scalars(
-        select(JournalEntry.amount).where(JournalEntry.kind == kind).order_by(JournalEntry.id)
-    ).all()
-
-
-def state_of(ctx, card_no: str) -> CardState:
-    return ctx.session.scalar(select(Card.state).where(Card.card_no == card_no))
 
 
 # --- R18 cancellation --------------------------------------------------------------------------
@@ -66,20 +54,20 @@ def state_of(ctx, card_no: str) -> CardState:
 def test_r18_cancellation_pays_purse_and_transitional_in_cash(ctx, make):
     card = make.card(P.FACULTY, balance=3000)
     top_up(ctx, card.card_no, 1000, TopUpMethod.WECHAT)  # still in the transitional balance
-    cash_before = system_balance(ctx.session, AccountKind.CASH)
+    cash_before = system_balance(ctx, AccountKind.CASH)
     result = cancel_card(ctx, card.card_no)
     assert result == {"card_no": card.card_no, "state": "cancelled", "paid_out": 4000}
-    assert state_of(ctx, card.card_no) == S.CANCELLED
+    assert card_by_no(ctx, card.card_no).state == S.CANCELLED
     account = card.account
     assert (account.purse.balance, account.transitional.balance) == (0, 0)
     assert account.closed_at == ctx.now
-    assert system_balance(ctx.session, AccountKind.CASH) - cash_before == 4000  # paid out
-    assert entries(ctx.session, EntryKind.CLOSE_ACCOUNT) == [4000]
-    assert entries(ctx.session, EntryKind.REFUND_PAYOUT) == [4000]
+    assert system_balance(ctx, AccountKind.CASH) - cash_before == 4000  # paid out
+    assert entries(ctx, EntryKind.CLOSE_ACCOUNT) == [4000]
+    assert entries(ctx, EntryKind.REFUND_PAYOUT) == [4000]
     refund = ctx.session.scalars(select(Refund)).one()
     assert (refund.route, refund.state, refund.amount) == (RefundRoute.CASH, RefundState.PAID, 4000)
     assert refund.paid_to == {"to": "holder"}
-    assert system_balance(ctx.session, AccountKind.REFUNDS) == 0
+    assert system_balance(ctx, AccountKind.REFUNDS) == 0
     assert check_ledger(ctx.session) == []
 
 
@@ -119,11 +107,9 @@ def test_r16_r18_incomplete_delegation_cancels_nothing(ctx, make, delegate):
     card = make.card(P.FACULTY, balance=1500)
     if delegate == "holder's own id":
         delegate = {**DELEGATE, "id_number": card.person.id_number}
-    before = snapshot(ctx.session)
-    with pytest.raises(InvalidInput):
+    with writes_nothing(ctx.session), pytest.raises(InvalidInput):
         cancel_card(ctx, card.card_no, delegate=delegate)
-    assert snapshot(ctx.session) == before
-    assert state_of(ctx, card.card_no) == S.ACTIVE
+    assert card_by_no(ctx, card.card_no).state == S.ACTIVE
     assert card.account.purse.balance == 1500
 
 
@@ -133,7 +119,7 @@ def test_r10_r18_open_pre_deduction_settles_before_cancellation(ctx, make):
     pre_deduct(ctx, card.card_no, water, 500)
     assert cancel_card(ctx, card.card_no)["paid_out"] == 2500
     assert ctx.session.scalars(select(Hold.state)).one() == HoldState.SETTLED
-    assert system_balance(ctx.session, AccountKind.HOLDS) == 0
+    assert system_balance(ctx, AccountKind.HOLDS) == 0
     assert check_ledger(ctx.session) == []
 
 
@@ -141,13 +127,12 @@ def test_r18_cancelled_card_cannot_pay_or_be_cancelled_again(ctx, make):
     card = make.card(balance=1000)
     canteen = make.terminal()
     cancel_card(ctx, card.card_no)
-    before = snapshot(ctx.session)
-    with pytest.raises(CardNotActive) as refused:
-        purchase(ctx, card.card_no, canteen, 100)
-    assert "已注销" in refused.value.message("zh")
-    with pytest.raises(TransitionNotAllowed):
-        cancel_card(ctx, card.card_no)
-    assert snapshot(ctx.session) == before
+    with writes_nothing(ctx.session):
+        with pytest.raises(CardNotActive) as refused:
+            purchase(ctx, card.card_no, canteen, 100)
+        assert "已注销" in refused.value.message("zh")
+        with pytest.raises(TransitionNotAllowed):
+            cancel_card(ctx, card.card_no)
 
 
 # --- R19 forced termination and the refund routes of R14 ---------------------------------------
@@ -173,14 +158,14 @@ def test_r19_termination_leaves_a_pending_refund_on_its_route(ctx, at, make, rea
     assert (refund.state, refund.route, refund.reason) == (RefundState.PENDING, route, reason)
     assert (refund.person_id, refund.card_id) == (card.person_id, card.id)
     assert card.account.purse.balance == 0
-    event = ctx.session.scalars(select(CardEvent).where(CardEvent.card_id == card.id)).all()[-1]
+    event = last_event(ctx, card.card_no)
     assert (event.to_state, event.actor, event.channel, event.reason) == (
         S.TERMINATED,
         "it:zhang",
         "system",
         reason.value,
     )
-    assert system_balance(ctx.session, AccountKind.REFUNDS) == pending_refunds(ctx.session) == 2600
+    assert system_balance(ctx, AccountKind.REFUNDS) == pending_refunds(ctx.session) == 2600
     assert check_ledger(ctx.session) == []
 
 
@@ -188,26 +173,25 @@ def test_r19_termination_of_an_empty_card_owes_nothing(ctx, make):
     card = make.card()
     result = terminate_card(ctx, card.card_no, R.GRADUATED)
     assert (result["refund_id"], result["refund"]) == (None, 0)
-    assert ctx.session.scalar(select(func.count(Refund.id))) == 0
+    assert count(ctx, Refund) == 0
 
 
 def test_r19_terminated_card_is_final(ctx, make):
     card = make.card(balance=1000)
     terminate_card(ctx, card.card_no, R.BREACH)
-    before = snapshot(ctx.session)
-    for again in (
-        lambda: terminate_card(ctx, card.card_no, R.LEFT),
-        lambda: cancel_card(ctx, card.card_no),
-    ):
-        with pytest.raises(TransitionNotAllowed):
-            again()
-    assert snapshot(ctx.session) == before
+    with writes_nothing(ctx.session):
+        for again in (
+            lambda: terminate_card(ctx, card.card_no, R.LEFT),
+            lambda: cancel_card(ctx, card.card_no),
+        ):
+            with pytest.raises(TransitionNotAllowed):
+                again()
 
 
 def test_r14_cash_refund_paid_at_the_counter_once(ctx, make):
     card = make.card(P.UNDERGRADUATE, balance=1800)
     refund_id = terminate_card(ctx, card.card_no, R.WITHDRAWN)["refund_id"]
-    cash_before = system_balance(ctx.session, AccountKind.CASH)
+    cash_before = system_balance(ctx, AccountKind.CASH)
     assert pay_refund(ctx, refund_id) == {"refund_id": refund_id, "paid_out": 1800}
     refund = ctx.session.get(Refund, refund_id)
     assert (refund.state, refund.paid_at, refund.paid_to) == (
@@ -215,13 +199,11 @@ def test_r14_cash_refund_paid_at_the_counter_once(ctx, make):
         ctx.now,
         {"to": "holder"},
     )
-    assert system_balance(ctx.session, AccountKind.CASH) - cash_before == 1800
-    assert system_balance(ctx.session, AccountKind.REFUNDS) == 0
-    before = snapshot(ctx.session)
-    with pytest.raises(Conflict) as refused:
+    assert system_balance(ctx, AccountKind.CASH) - cash_before == 1800
+    assert system_balance(ctx, AccountKind.REFUNDS) == 0
+    with writes_nothing(ctx.session), pytest.raises(Conflict) as refused:
         pay_refund(ctx, refund_id)
     assert "已支付" in refused.value.message("zh")
-    assert snapshot(ctx.session) == before
     assert check_ledger(ctx.session) == []
 
 
@@ -232,10 +214,8 @@ def test_r14_cash_refund_paid_at_the_counter_once(ctx, make):
 def test_r19_claimant_refund_needs_name_and_id(ctx, make, claimant):
     card = make.card(balance=5000)
     refund_id = terminate_card(ctx, card.card_no, R.DECEASED)["refund_id"]
-    before = snapshot(ctx.session)
-    with pytest.raises(InvalidInput):
+    with writes_nothing(ctx.session), pytest.raises(InvalidInput):
         pay_refund(ctx, refund_id, claimant=claimant)
-    assert snapshot(ctx.session) == before
     assert ctx.session.get(Refund, refund_id).state == RefundState.PENDING
     assert check_ledger(ctx.session) == []
 
@@ -251,10 +231,8 @@ def test_r19_claimant_refund_needs_name_and_id(ctx, make, claimant):
 def test_r19_blank_claimant_is_refused(ctx, make, claimant):
     card = make.card(balance=5000)
     refund_id = terminate_card(ctx, card.card_no, R.DECEASED)["refund_id"]
-    before = snapshot(ctx.session)
-    with pytest.raises(InvalidInput):
+    with writes_nothing(ctx.session), pytest.raises(InvalidInput):
         pay_refund(ctx, refund_id, claimant=claimant)
-    assert snapshot(ctx.session) == before
     assert ctx.session.get(Refund, refund_id).state == RefundState.PENDING
 
 
@@ -263,7 +241,7 @@ def test_r14_expired_temporary_card_balance_is_paid_in_cash_on_cancellation(ctx,
     later = at(ctx.now + timedelta(days=200))
     expire_cards(later)
     assert cancel_card(later, card.card_no)["paid_out"] == 1200
-    assert state_of(ctx, card.card_no) == S.CANCELLED
+    assert card_by_no(ctx, card.card_no).state == S.CANCELLED
     assert check_ledger(ctx.session) == []
 
 
@@ -280,7 +258,7 @@ def test_r19_lawful_claimant_collects_the_balance(ctx, make, claimant):
     refund = ctx.session.get(Refund, refund_id)
     assert refund.state == RefundState.PAID
     assert refund.paid_to == {"to": "claimant", "name": "赵六", "id_number": "110105196504045678"}
-    assert pending_refunds(ctx.session) == system_balance(ctx.session, AccountKind.REFUNDS) == 0
+    assert pending_refunds(ctx.session) == system_balance(ctx, AccountKind.REFUNDS) == 0
     assert check_ledger(ctx.session) == []
 
 
@@ -291,12 +269,12 @@ def test_r14_graduates_are_refunded_by_bank_batch_only(ctx, make):
     cash_id = terminate_card(ctx, leaver.card_no, R.LEFT)["refund_id"]
     with pytest.raises(Conflict):
         pay_refund(ctx, bank_ids[0])  # not at the counter
-    bank_before = system_balance(ctx.session, AccountKind.BANK)
+    bank_before = system_balance(ctx, AccountKind.BANK)
     result = pay_bank_refunds(ctx)
     assert result == {"count": 2, "total": 4600, "refund_ids": bank_ids}
-    assert system_balance(ctx.session, AccountKind.BANK) - bank_before == 4600
+    assert system_balance(ctx, AccountKind.BANK) - bank_before == 4600
     assert ctx.session.get(Refund, cash_id).state == RefundState.PENDING
-    assert system_balance(ctx.session, AccountKind.REFUNDS) == pending_refunds(ctx.session) == 700
+    assert system_balance(ctx, AccountKind.REFUNDS) == pending_refunds(ctx.session) == 700
     assert pay_bank_refunds(ctx) == {"count": 0, "total": 0, "refund_ids": []}
     assert check_ledger(ctx.session) == []
 

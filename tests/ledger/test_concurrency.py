@@ -23,17 +23,24 @@ from sqlalchemy.orm import Session
 from ledger.check import check_ledger
 from ledger.context import Ctx
 from ledger.errors import DomainError, InsufficientBalance, OneCardPerPerson, PasswordRequired
-from ledger.models.accounts import AccountKind, CardAccount, LedgerAccount
+from ledger.models.accounts import AccountKind, LedgerAccount
 from ledger.models.cards import Card, CardState
-from ledger.models.journal import EntryKind, JournalEntry
-from ledger.models.merchants import Merchant, Terminal
+from ledger.models.journal import EntryKind
 from ledger.models.money import IdempotencyKey
 from ledger.ops.cards import issue_card
 from ledger.ops.closing import TerminationReason, cancel_card, pay_refund, terminate_card
 from ledger.ops.money import TopUpMethod, purchase, top_up
-from ledger.passwords import initial_password
 from tests.conftest import NOW, TEST_CONFIG
 from tests.factories import Factories
+from tests.ledger.helpers import (
+    balance,
+    card_by_no,
+    entries,
+    merchant_balance,
+    password_of,
+    system_account_id,
+    system_balance,
+)
 
 THREADS = 8
 PURCHASES_PER_THREAD = 10
@@ -144,22 +151,13 @@ def set_up(engine, *balances: int) -> tuple[list[str], str, str]:
         make = Factories(context(session, "test:setup"))
         cards = [make.card(balance=balance) for balance in balances]
         terminal = make.terminal()
-        password = initial_password(cards[0].person.id_number)
+        password = password_of(cards[0])
         numbers = [card.card_no for card in cards]
     return numbers, terminal, password
 
 
 def purse_of(session: Session, card_no: str) -> int:
-    return session.scalar(
-        select(LedgerAccount.balance)
-        .join(CardAccount, CardAccount.purse_id == LedgerAccount.id)
-        .join(Card, Card.card_account_id == CardAccount.id)
-        .where(Card.card_no == card_no)
-    )
-
-
-def entries(session: Session, kind: EntryKind) -> list[int]:
-    return session.scalars(select(JournalEntry.amount).where(JournalEntry.kind == kind)).all()
+    return balance(session, card_by_no(session, card_no).account.purse_id)
 
 
 def assert_ledger_whole(session: Session) -> None:
@@ -228,19 +226,9 @@ def test_r07_r08_concurrent_purchases_on_one_card(committed_engine):
         assert all(o[1] > final for o in outcomes if o[0] is InsufficientBalance)
         assert all(o[1] + spent > LIMIT for o in outcomes if o[0] is PasswordRequired)
         assert sorted(entries(session, EntryKind.PURCHASE)) == sorted(o[1] for o in successes)
-        account = session.scalar(
-            select(CardAccount)
-            .join(Card, Card.card_account_id == CardAccount.id)
-            .where(Card.card_no == card_no)
-        )
+        account = card_by_no(session, card_no).account
         assert (account.spent_on, account.spent_today) == (NOW.date(), spent)
-        merchant_balance = session.scalar(
-            select(LedgerAccount.balance)
-            .join(Merchant, Merchant.account_id == LedgerAccount.id)
-            .join(Terminal, Terminal.merchant_id == Merchant.id)
-            .where(Terminal.code == terminal)
-        )
-        assert merchant_balance == spent
+        assert merchant_balance(session, terminal) == spent
         assert_ledger_whole(session)
 
 
@@ -306,9 +294,7 @@ def test_r09_first_wechat_top_ups_of_two_cards_at_once(committed_engine):
     engine = committed_engine
     (first, second), _, _ = set_up(engine, 0, 0)
     with Session(engine) as session:
-        found = session.scalar(
-            select(LedgerAccount.id).where(LedgerAccount.code == AccountKind.WECHAT.value)
-        )
+        found = system_account_id(session, AccountKind.WECHAT)
     assert found is None, "this test needs a ledger without a WeChat account yet"
 
     def second_top_up() -> dict:
@@ -326,10 +312,7 @@ def test_r09_first_wechat_top_ups_of_two_cards_at_once(committed_engine):
             other.done(timeout=60)
     assert other.result()["transitional"] == 700
     with Session(engine) as session:
-        wechat = session.scalar(
-            select(LedgerAccount.balance).where(LedgerAccount.code == AccountKind.WECHAT.value)
-        )
-        assert wechat == -1200
+        assert system_balance(session, AccountKind.WECHAT) == -1200
         assert_ledger_whole(session)
 
 
@@ -368,12 +351,7 @@ def test_r14_r18_cancel_and_refund_payout_at_once(committed_engine):
                 paying.done(timeout=60)  # whatever happened, no thread outlives the test
         assert paying.result()["paid_out"] == 4000
     with Session(engine) as session:
-        assert (
-            session.scalar(
-                select(LedgerAccount.balance).where(LedgerAccount.code == AccountKind.REFUNDS.value)
-            )
-            == 0
-        )
+        assert system_balance(session, AccountKind.REFUNDS) == 0
         assert sorted(entries(session, EntryKind.REFUND_PAYOUT)) == [3000, 4000]
         assert_ledger_whole(session)
 

@@ -4,7 +4,7 @@ the CHECK constraints, and check_ledger finding any balance that disagrees with 
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.check import check_ledger, rebuilt_balances
@@ -18,7 +18,7 @@ from ledger.ops.metering import pre_deduct, settle_hold
 from ledger.ops.money import TopUpMethod, claim_transitional, purchase, top_up
 from ledger.ops.services import bind_bank_card, pay_network_fee
 from ledger.ops.settlement import post_adjustment, run_settlement
-from ledger.passwords import initial_password
+from tests.ledger.helpers import balance, count, password_of, system_account_id, system_balance
 
 NEXT_WEEK = datetime(2026, 12, 4, 10, 0)
 
@@ -33,7 +33,7 @@ def scenario(ctx, at, make):
     shower = make.terminal(kind=TerminalKind.SHOWER, category=MerchantCategory.BATHHOUSE)
     alice = make.card(balance=20_000, network_status=NetworkStatus.ACTIVE)
     bob = make.card(balance=3000)
-    pw = initial_password(alice.person.id_number)
+    pw = password_of(alice)
 
     bind_bank_card(ctx, alice.card_no, "6216610000123456780", query_password=pw)
     top_up(ctx, alice.card_no, 5000, TopUpMethod.BANK)
@@ -76,22 +76,14 @@ def test_all_balances_sum_to_zero_and_match_the_journal(ctx, scenario):
 
 def test_scenario_balances(ctx, scenario):
     """Spot checks on the scenario's outcome, so the invariants above are about real money."""
-
-    def bal(account_id):
-        return ctx.session.scalar(
-            select(LedgerAccount.balance).where(LedgerAccount.id == account_id)
-        )
-
-    def system(kind):
-        return ctx.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.code == kind))
-
     alice, bob = scenario["alice"], scenario["bob"]
-    assert bal(alice.account.purse_id) == 20_000 + 5000 + 2000 - 1200 - 500 - 350 - 1000
-    assert (bal(bob.account.purse_id), bal(bob.account.transitional_id)) == (3000 - 400 - 900, 700)
-    assert system(AccountKind.HOLDS) == 400
-    assert system(AccountKind.NETWORK_FEES) == 1000
-    assert bal(scenario["merchant"].account_id) == 300  # bought after the settlement
-    assert system(AccountKind.REFUNDS) == 0  # carol's refund was paid in cash
+    assert balance(ctx, alice.account.purse_id) == 20_000 + 5000 + 2000 - 1200 - 500 - 350 - 1000
+    bob_purse, bob_transitional = bob.account.purse_id, bob.account.transitional_id
+    assert (balance(ctx, bob_purse), balance(ctx, bob_transitional)) == (3000 - 400 - 900, 700)
+    assert system_balance(ctx, AccountKind.HOLDS) == 400
+    assert system_balance(ctx, AccountKind.NETWORK_FEES) == 1000
+    assert balance(ctx, scenario["merchant"].account_id) == 300  # bought after the settlement
+    assert system_balance(ctx, AccountKind.REFUNDS) == 0  # carol's refund was paid in cash
 
 
 # The journal is append-only
@@ -139,10 +131,10 @@ def test_database_refuses_a_posting_that_is_not_positive_or_not_between_two_acco
     debit = alice.account.purse_id
     credit = debit if same_account else scenario["merchant"].account_id
     row = dict(entry_id=scenario["double"], debit_id=debit, credit_id=credit, amount=amount)
-    before = ctx.session.scalar(select(func.count()).select_from(Posting))
+    before = count(ctx, Posting)
     with pytest.raises(IntegrityError), ctx.session.begin_nested():
         ctx.session.execute(insert(Posting).values(**row))
-    assert ctx.session.scalar(select(func.count()).select_from(Posting)) == before
+    assert count(ctx, Posting) == before
 
 
 # check_ledger
@@ -159,7 +151,7 @@ def test_check_ledger_reports_a_balance_tampered_with(ctx, scenario, target):
         "bob_transitional": scenario["bob"].account.transitional_id,
         "merchant": scenario["merchant"].account_id,
     }[target]
-    stored = ctx.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == account_id))
+    stored = balance(ctx, account_id)
     tampered = ctx.session.begin_nested()
     ctx.session.execute(
         text("UPDATE ledger_accounts SET balance = balance + 1 WHERE id = :id"), {"id": account_id}
@@ -182,7 +174,7 @@ def test_check_ledger_reports_holds_that_disagree_with_the_holds_account(ctx, sc
 
 
 def test_check_ledger_reports_a_system_account_tampered_with(ctx, scenario):
-    holds = ctx.session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == "holds"))
+    holds = system_account_id(ctx, AccountKind.HOLDS)
     tampered = ctx.session.begin_nested()
     ctx.session.execute(
         text("UPDATE ledger_accounts SET balance = balance + 1 WHERE id = :id"), {"id": holds}

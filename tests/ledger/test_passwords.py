@@ -1,7 +1,7 @@
 """The query and consumption passwords (R06): initial values, salted hashes, change, reset."""
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ledger.check import check_ledger
 from ledger.errors import (
@@ -20,6 +20,7 @@ from ledger.ops.money import purchase
 from ledger.ops.reissue import reissue_card
 from ledger.ops.services import PasswordKind, change_password, reset_password
 from ledger.passwords import hash_password, initial_password, verify_password
+from tests.ledger.helpers import count, password_of
 
 QUERY, CONSUME = PasswordKind.QUERY, PasswordKind.CONSUME
 
@@ -70,7 +71,7 @@ def test_r06_passport_holder_gets_padded_initial_password(ctx, make):
 @pytest.mark.parametrize("which", [QUERY, CONSUME])
 def test_r06_holder_changes_a_password_with_the_old_one(ctx, make, which):
     card = make.card()
-    initial = initial_password(card.person.id_number)
+    initial = password_of(card)
     other_before = hashes(card)[1 if which == QUERY else 0]
     assert change_password(ctx, card.card_no, which, initial, "258369")["changed"] == which
     query_hash, consume_hash = hashes(card)
@@ -82,11 +83,9 @@ def test_r06_holder_changes_a_password_with_the_old_one(ctx, make, which):
 
 def test_r06_changed_query_password_guards_self_service(ctx, make):
     card = make.card()
-    change_password(ctx, card.card_no, QUERY, initial_password(card.person.id_number), "147258")
+    change_password(ctx, card.card_no, QUERY, password_of(card), "147258")
     with pytest.raises(WrongPassword):
-        report_loss(
-            ctx, card.card_no, Channel.WEB, query_password=initial_password(card.person.id_number)
-        )
+        report_loss(ctx, card.card_no, Channel.WEB, query_password=password_of(card))
     assert report_loss(ctx, card.card_no, Channel.WEB, query_password="147258")["state"] == (
         CardState.LOST
     )
@@ -95,7 +94,7 @@ def test_r06_changed_query_password_guards_self_service(ctx, make):
 def test_r06_r07_changed_consumption_password_guards_spending_above_the_limit(ctx, make):
     card = make.card(balance=20000)
     canteen = make.terminal()
-    change_password(ctx, card.card_no, CONSUME, initial_password(card.person.id_number), "369258")
+    change_password(ctx, card.card_no, CONSUME, password_of(card), "369258")
     with pytest.raises(PasswordRequired):
         purchase(ctx, card.card_no, canteen, 6000)
     with pytest.raises(WrongPassword):
@@ -104,7 +103,7 @@ def test_r06_r07_changed_consumption_password_guards_spending_above_the_limit(ct
             card.card_no,
             canteen,
             6000,
-            consume_password=initial_password(card.person.id_number),
+            consume_password=password_of(card),
         )
     assert purchase(ctx, card.card_no, canteen, 6000, consume_password="369258")["balance"] == (
         14000
@@ -129,7 +128,7 @@ def test_r06_new_password_is_six_digits(ctx, make, new):
     card = make.card()
     before = hashes(card)
     with pytest.raises(InvalidInput) as refused:
-        change_password(ctx, card.card_no, QUERY, initial_password(card.person.id_number), new)
+        change_password(ctx, card.card_no, QUERY, password_of(card), new)
     assert "6 位数字" in refused.value.message("zh")
     ctx.session.expire_all()
     assert hashes(card) == before
@@ -138,7 +137,7 @@ def test_r06_new_password_is_six_digits(ctx, make, new):
 @pytest.mark.parametrize("which", [QUERY, CONSUME])
 def test_r06_counter_resets_a_forgotten_password_to_the_initial_one(ctx, make, which):
     card = make.card()
-    initial = initial_password(card.person.id_number)
+    initial = password_of(card)
     for kind in (QUERY, CONSUME):
         change_password(ctx, card.card_no, kind, initial, "975310")
     assert reset_password(ctx, card.card_no, which) == {"card_no": card.card_no, "reset": which}
@@ -157,7 +156,7 @@ def test_r06_r15_only_an_active_card_changes_the_accounts_password(ctx, make, en
         reissue_card(ctx, old.card_no)
     else:
         report_loss(ctx, old.card_no, Channel.COUNTER)
-    initial = initial_password(old.person.id_number)
+    initial = password_of(old)
     before = hashes(old)
     with pytest.raises(CardNotActive):
         change_password(ctx, old.card_no, QUERY, initial, "258369")
@@ -167,10 +166,10 @@ def test_r06_r15_only_an_active_card_changes_the_accounts_password(ctx, make, en
 
 def test_r06_password_operations_write_no_journal(ctx, make):
     card = make.card(balance=1000)
-    entries = ctx.session.scalar(select(func.count(JournalEntry.id)))
-    change_password(ctx, card.card_no, QUERY, initial_password(card.person.id_number), "111222")
+    entries = count(ctx, JournalEntry)
+    change_password(ctx, card.card_no, QUERY, password_of(card), "111222")
     reset_password(ctx, card.card_no, QUERY)
-    assert ctx.session.scalar(select(func.count(JournalEntry.id))) == entries
+    assert count(ctx, JournalEntry) == entries
 
 
 @pytest.mark.parametrize(

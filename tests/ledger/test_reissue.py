@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
 from ledger.check import check_ledger
@@ -14,7 +14,7 @@ from ledger.errors import (
     NotAllowed,
     TransitionNotAllowed,
 )
-from ledger.models.accounts import AccountKind, LedgerAccount
+from ledger.models.accounts import AccountKind
 from ledger.models.cards import Card, CardEvent, CardState, Channel, Delegation, EvidenceKind
 from ledger.models.journal import EntryKind, JournalEntry, Posting
 from ledger.models.merchants import MerchantCategory
@@ -22,6 +22,13 @@ from ledger.models.people import IdType, PersonCategory
 from ledger.ops.cards import freeze_card, lift_freeze, report_loss, unfreeze_card
 from ledger.ops.money import purchase
 from ledger.ops.reissue import reissue_card
+from tests.ledger.helpers import (
+    card_by_no,
+    last_event,
+    system_account_id,
+    system_balance,
+    writes_nothing,
+)
 
 P, S = PersonCategory, CardState
 DELEGATE = {
@@ -31,21 +38,6 @@ DELEGATE = {
     "evidence": EvidenceKind.WRITTEN_DELEGATION,
     "evidence_ref": "委托证明 2026-118",
 }
-
-
-def snapshot(session) -> dict:
-    """Row counts of everything a reissue may write."""
-    models = (Card, CardEvent, Delegation, JournalEntry, Posting, LedgerAccount)
-    return {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in models}
-
-
-def system_balance(session, kind: AccountKind) -> int:
-    found = session.scalar(select(LedgerAccount.balance).where(LedgerAccount.code == kind.value))
-    return found or 0
-
-
-def card_by_no(ctx, card_no: str) -> Card:
-    return ctx.session.scalars(select(Card).where(Card.card_no == card_no)).one()
 
 
 def fee_legs(ctx) -> list[tuple[int, int, int]]:
@@ -71,8 +63,8 @@ def test_r15_reissue_moves_account_and_balance_to_a_new_card(ctx, make):
     assert new.account.purse.balance == 5000  # the fee was paid in cash
     assert card_by_no(ctx, old.card_no).state == S.REPLACED
     assert (result["fee"], result["balance"]) == (2000, 5000)
-    cash = system_balance(ctx.session, AccountKind.CASH)
-    fees = system_balance(ctx.session, AccountKind.CARD_FEES)
+    cash = system_balance(ctx, AccountKind.CASH)
+    fees = system_balance(ctx, AccountKind.CARD_FEES)
     assert fees == 2000 and cash == -5000 - 2000
     assert check_ledger(ctx.session) == []
 
@@ -83,10 +75,10 @@ def test_r15_reissue_moves_account_and_balance_to_a_new_card(ctx, make):
 )
 def test_r03_reissue_fee_by_card_type(ctx, make, category, fee):
     old = make.card(category)
-    fees_before = system_balance(ctx.session, AccountKind.CARD_FEES)
+    fees_before = system_balance(ctx, AccountKind.CARD_FEES)
     result = reissue_card(ctx, old.card_no)
     assert result["fee"] == fee
-    assert system_balance(ctx.session, AccountKind.CARD_FEES) - fees_before == fee
+    assert system_balance(ctx, AccountKind.CARD_FEES) - fees_before == fee
     new = card_by_no(ctx, result["card_no"])
     assert new.expires_on == old.expires_on  # a temporary card keeps its expiry
     assert check_ledger(ctx.session) == []
@@ -100,7 +92,7 @@ def test_r15_fee_paid_from_the_balance_at_the_counter(ctx, make):
     assert fee_legs(ctx) == [
         (
             purse.id,
-            ctx.session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == "card_fees")),
+            system_account_id(ctx, AccountKind.CARD_FEES),
             2000,
         )
     ]
@@ -121,10 +113,8 @@ def test_r15_result_reports_the_balance_left_after_a_fee_from_the_balance(
 
 def test_r15_fee_from_too_small_a_balance_is_refused(ctx, make):
     old = make.card(P.FACULTY, balance=1999)
-    before = snapshot(ctx.session)
-    with pytest.raises(InsufficientBalance):
+    with writes_nothing(ctx.session), pytest.raises(InsufficientBalance):
         reissue_card(ctx, old.card_no, fee_from_balance=True)
-    assert snapshot(ctx.session) == before
     assert card_by_no(ctx, old.card_no).state == S.ACTIVE
 
 
@@ -132,10 +122,8 @@ def test_r15_old_card_cannot_pay_new_card_can(ctx, make):
     old = make.card(balance=1000)
     canteen = make.terminal()
     new_no = reissue_card(ctx, old.card_no)["card_no"]
-    before = snapshot(ctx.session)
-    with pytest.raises(CardNotActive):
+    with writes_nothing(ctx.session), pytest.raises(CardNotActive):
         purchase(ctx, old.card_no, canteen, 100)
-    assert snapshot(ctx.session) == before
     assert purchase(ctx, new_no, canteen, 100)["balance"] == 900
     assert check_ledger(ctx.session) == []
 
@@ -154,12 +142,10 @@ def test_r15_replaced_card_can_never_be_unfrozen(ctx, make, undo):
     old = make.card(person=person)
     report_loss(ctx, old.card_no, Channel.COUNTER)
     reissue_card(ctx, old.card_no)
-    before = snapshot(ctx.session)
-    with pytest.raises(TransitionNotAllowed) as refused:
+    with writes_nothing(ctx.session), pytest.raises(TransitionNotAllowed) as refused:
         undo(ctx, old.card_no)
     assert "已补办作废" in refused.value.message("zh")
     assert card_by_no(ctx, old.card_no).state == S.REPLACED
-    assert snapshot(ctx.session) == before
 
 
 def test_r15_database_refuses_reviving_a_replaced_card(ctx, make):
@@ -175,19 +161,15 @@ def test_r15_database_refuses_reviving_a_replaced_card(ctx, make):
 def test_r15_frozen_card_is_not_reissued(ctx, make):
     old = make.card()
     freeze_card(ctx, old.card_no, "violation")
-    before = snapshot(ctx.session)
-    with pytest.raises(TransitionNotAllowed):
+    with writes_nothing(ctx.session), pytest.raises(TransitionNotAllowed):
         reissue_card(ctx, old.card_no)
-    assert snapshot(ctx.session) == before
 
 
 @pytest.mark.parametrize("channel", [Channel.WEB, Channel.KIOSK, Channel.POS])
 def test_r15_reissue_only_at_counter_or_reissue_kiosk(ctx, make, channel):
     old = make.card(balance=5000)
-    before = snapshot(ctx.session)
-    with pytest.raises(NotAllowed):
+    with writes_nothing(ctx.session), pytest.raises(NotAllowed):
         reissue_card(ctx, old.card_no, channel=channel)
-    assert snapshot(ctx.session) == before
 
 
 # --- R15 the student reissue kiosk -------------------------------------------------------------
@@ -199,38 +181,32 @@ def test_r15_student_reissues_at_kiosk_fee_from_balance(ctx, make):
     new = card_by_no(ctx, result["card_no"])
     assert new.account.purse.balance == 0
     assert [amount for _, _, amount in fee_legs(ctx)] == [2000]
-    assert system_balance(ctx.session, AccountKind.CARD_FEES) == 2000
-    event = ctx.session.scalars(select(CardEvent).where(CardEvent.card_id == old.id)).all()[-1]
+    assert system_balance(ctx, AccountKind.CARD_FEES) == 2000
+    event = last_event(ctx, old.card_no)
     assert (event.to_state, event.channel) == (S.REPLACED, "reissue_kiosk")
     assert check_ledger(ctx.session) == []
 
 
 def test_r15_kiosk_needs_twenty_yuan_on_the_card(ctx, make):
     old = make.card(P.UNDERGRADUATE, balance=1999)
-    before = snapshot(ctx.session)
-    with pytest.raises(InsufficientBalance) as refused:
+    with writes_nothing(ctx.session), pytest.raises(InsufficientBalance) as refused:
         reissue_card(ctx, old.card_no, channel=Channel.REISSUE_KIOSK)
     assert "余额不足" in refused.value.message("zh")
-    assert snapshot(ctx.session) == before
     assert card_by_no(ctx, old.card_no).state == S.ACTIVE
 
 
 @pytest.mark.parametrize("category", [P.FACULTY, P.EMPLOYEE, P.OTHER])
 def test_r15_kiosk_refuses_all_but_students(ctx, make, category):
     old = make.card(category, balance=5000)
-    before = snapshot(ctx.session)
-    with pytest.raises(NotAllowed) as refused:
+    with writes_nothing(ctx.session), pytest.raises(NotAllowed) as refused:
         reissue_card(ctx, old.card_no, channel=Channel.REISSUE_KIOSK)
     assert "中油大厦A座105室" in refused.value.message("zh")
-    assert snapshot(ctx.session) == before
 
 
 def test_r15_r16_no_delegate_at_the_kiosk(ctx, make):
     old = make.card(P.UNDERGRADUATE, balance=5000)
-    before = snapshot(ctx.session)
-    with pytest.raises(NotAllowed):
+    with writes_nothing(ctx.session), pytest.raises(NotAllowed):
         reissue_card(ctx, old.card_no, channel=Channel.REISSUE_KIOSK, delegate=DELEGATE)
-    assert snapshot(ctx.session) == before
 
 
 # --- R16 delegated reissue ---------------------------------------------------------------------
@@ -275,11 +251,9 @@ def test_r16_incomplete_delegation_is_refused(ctx, make, change):
     old = make.card(P.FACULTY)
     if change == "holder's own id":
         change = {"id_number": old.person.id_number}
-    before = snapshot(ctx.session)
-    with pytest.raises(InvalidInput) as refused:
+    with writes_nothing(ctx.session), pytest.raises(InvalidInput) as refused:
         reissue_card(ctx, old.card_no, delegate={**DELEGATE, **change})
     assert "代办" in refused.value.message("zh")
-    assert snapshot(ctx.session) == before
     assert card_by_no(ctx, old.card_no).state == S.ACTIVE
 
 
@@ -287,12 +261,10 @@ def test_r16_incomplete_delegation_is_refused(ctx, make, change):
 def test_r16_holders_own_id_refused_whatever_the_case_of_x(ctx, make, held, given):
     holder = make.person(P.FACULTY, id_number=f"11010519900101123{held}")
     old = make.card(person=holder)
-    before = snapshot(ctx.session)
-    with pytest.raises(InvalidInput):
+    with writes_nothing(ctx.session), pytest.raises(InvalidInput):
         reissue_card(
             ctx, old.card_no, delegate={**DELEGATE, "id_number": f"11010519900101123{given}"}
         )
-    assert snapshot(ctx.session) == before
 
 
 # --- R17 the day of reissue --------------------------------------------------------------------
@@ -312,14 +284,12 @@ def test_r17_reissued_card_blocked_at_some_merchants_that_day(ctx, at, make, cat
     old = make.card(balance=1000)
     terminal = make.terminal(make.merchant(category))
     new_no = reissue_card(ctx, old.card_no)["card_no"]
-    before = snapshot(ctx.session)
     if accepted:
         assert purchase(ctx, new_no, terminal, 100)["balance"] == 900
     else:
-        with pytest.raises(NotAllowed) as refused:
+        with writes_nothing(ctx.session), pytest.raises(NotAllowed) as refused:
             purchase(ctx, new_no, terminal, 100)
         assert "补办当天" in refused.value.message("zh")
-        assert snapshot(ctx.session) == before
     tomorrow = at(ctx.now + timedelta(days=1))
     assert purchase(tomorrow, new_no, terminal, 100)["balance"] == (800 if accepted else 900)
     assert check_ledger(ctx.session) == []

@@ -6,19 +6,19 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ledger.check import check_ledger
 from ledger.errors import Conflict, InvalidAmount, NotFound
-from ledger.models.accounts import AccountKind, LedgerAccount
+from ledger.models.accounts import AccountKind
 from ledger.models.journal import EntryKind, JournalEntry, Posting
 from ledger.models.merchants import MerchantCategory, Settlement, TerminalKind
 from ledger.ops.merchants import close_merchant
 from ledger.ops.metering import pre_deduct, settle_hold
 from ledger.ops.money import TopUpMethod, purchase, top_up
 from ledger.ops.settlement import management_fee, post_adjustment, run_settlement, settle_merchant
-from ledger.passwords import initial_password
 from tests.conftest import SHANGHAI
+from tests.ledger.helpers import balance, password_of, system_balance, writes_nothing
 
 ADMISSION_DAY = date(2026, 11, 27)  # the `ctx` day, a Friday: every merchant is admitted then
 
@@ -31,26 +31,6 @@ def day(n: int, hour: int = 10, minute: int = 0, second: int = 0) -> datetime:
 def iso(n: int) -> str:
     """The admission day plus `n` days, as a settlement result names it."""
     return (ADMISSION_DAY + timedelta(days=n)).isoformat()
-
-
-def balance(ctx, account_id: int) -> int:
-    return ctx.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == account_id))
-
-
-def system_balance(ctx, kind: AccountKind) -> int:
-    found = ctx.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.code == kind))
-    return found or 0
-
-
-def ledger_state(ctx) -> tuple:
-    """Journal size, settlements and every balance: unchanged means nothing was written."""
-    session = ctx.session
-    return (
-        session.scalar(select(func.count()).select_from(JournalEntry)),
-        session.scalar(select(func.count()).select_from(Posting)),
-        session.scalar(select(func.count()).select_from(Settlement)),
-        session.execute(select(LedgerAccount.id, LedgerAccount.balance).order_by("id")).all(),
-    )
 
 
 def entry_as_written(ctx, entry_id: int) -> tuple:
@@ -89,7 +69,7 @@ def card(make):
 
 def spend(ctx, card, terminal: str, amount: int) -> int:
     """A purchase with the consumption password at hand, so the daily limit never stops it."""
-    pw = initial_password(card.person.id_number)
+    pw = password_of(card)
     return purchase(ctx, card.card_no, terminal, amount, consume_password=pw)["entry_id"]
 
 
@@ -193,11 +173,9 @@ def test_r11_first_settlement_period_includes_the_admission_day(ctx, at, make, c
 def test_r11_nothing_to_settle_on_the_admission_day(ctx, make, card):
     merchant = make.merchant(commercial=True)
     spend(ctx, card, make.terminal(merchant), 1000)
-    before = ledger_state(ctx)
-    with pytest.raises(Conflict) as refused:
+    with writes_nothing(ctx.session), pytest.raises(Conflict) as refused:
         settle_merchant(ctx, merchant.code)
     assert "no unsettled day before today" in refused.value.message("en")
-    assert ledger_state(ctx) == before
     assert balance(ctx, merchant.account_id) == 1000  # today's takings wait for tomorrow
 
 
@@ -208,11 +186,10 @@ def test_r11_settling_twice_on_the_same_day_is_refused(ctx, at, make, card, agai
     spend(ctx, card, pos, 1000)
     assert period(settle_merchant(at(day(1)), merchant.code)) == (iso(0), iso(0), 1000)
     spend(at(day(1, 10, 0, 1)), card, pos, 500)
-    before = ledger_state(ctx)
-    with pytest.raises(Conflict):
-        settle_merchant(at(again), merchant.code)
-    assert run_settlement(at(again)) == []  # even a daily merchant is not due again today
-    assert ledger_state(ctx) == before
+    with writes_nothing(ctx.session):
+        with pytest.raises(Conflict):
+            settle_merchant(at(again), merchant.code)
+        assert run_settlement(at(again)) == []  # even a daily merchant is not due again today
     assert period(settle_merchant(at(day(2, 0)), merchant.code)) == (iso(1), iso(1), 500)
     assert check_ledger(ctx.session) == []
 
@@ -341,10 +318,8 @@ def test_r11_adjustments_never_exceed_the_original_amount(ctx, make, card, earli
     entry_id = spend(ctx, card, pos, 1500)
     for amount in earlier:
         post_adjustment(ctx, entry_id, amount, "partial")
-    before = ledger_state(ctx)
-    with pytest.raises(InvalidAmount):
+    with writes_nothing(ctx.session), pytest.raises(InvalidAmount):
         post_adjustment(ctx, entry_id, refused, "too much")
-    assert ledger_state(ctx) == before
     if refused > 1:
         post_adjustment(ctx, entry_id, refused - 1, "the rest")
     assert balance(ctx, card.account.purse_id) == 1_000_000 - 5000  # 1500 refunded in all
@@ -354,10 +329,8 @@ def test_r11_adjustments_never_exceed_the_original_amount(ctx, make, card, earli
 @pytest.mark.parametrize("amount", [0, -1, 1.5, "100", True, None])
 def test_r11_adjustment_amount_must_be_whole_positive_fen(ctx, make, card, amount):
     entry_id = spend(ctx, card, make.terminal(), 1500)
-    before = ledger_state(ctx)
-    with pytest.raises(InvalidAmount):
+    with writes_nothing(ctx.session), pytest.raises(InvalidAmount):
         post_adjustment(ctx, entry_id, amount, "bad")
-    assert ledger_state(ctx) == before
 
 
 def test_r11_only_purchases_are_adjusted(ctx, make, card):
@@ -365,11 +338,10 @@ def test_r11_only_purchases_are_adjusted(ctx, make, card):
     purchase_id = spend(ctx, card, pos, 1500)
     adjustment_id = post_adjustment(ctx, purchase_id, 500, "double")["entry_id"]
     top_up_id = top_up(ctx, card.card_no, 100, TopUpMethod.CASH)["entry_id"]
-    before = ledger_state(ctx)
-    for entry_id in (top_up_id, adjustment_id, 999_999):
-        with pytest.raises(NotFound):
-            post_adjustment(ctx, entry_id, 100, "not a purchase")
-    assert ledger_state(ctx) == before
+    with writes_nothing(ctx.session):
+        for entry_id in (top_up_id, adjustment_id, 999_999):
+            with pytest.raises(NotFound):
+                post_adjustment(ctx, entry_id, 100, "not a purchase")
 
 
 def test_r11_a_metered_charge_can_be_adjusted(ctx, make, card):

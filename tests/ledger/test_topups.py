@@ -4,7 +4,7 @@ transitional balance; which cards take money; bad input refused with nothing wri
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ledger.check import check_ledger
 from ledger.errors import (
@@ -15,46 +15,32 @@ from ledger.errors import (
     NotFound,
     WrongPassword,
 )
-from ledger.models.accounts import AccountKind, CardAccount, LedgerAccount
+from ledger.models.accounts import AccountKind, CardAccount
 from ledger.models.cards import Channel
-from ledger.models.journal import EntryKind, JournalEntry, Posting
+from ledger.models.journal import EntryKind, JournalEntry
 from ledger.models.merchants import MerchantCategory, TerminalKind
 from ledger.ops.cards import report_loss
 from ledger.ops.closing import cancel_card
 from ledger.ops.money import TopUpMethod, claim_transitional, top_up
 from ledger.ops.services import bind_bank_card
-from ledger.passwords import initial_password
+from tests.ledger.helpers import (
+    balance,
+    legs,
+    password_of,
+    system_account_id,
+    system_balance,
+    writes_nothing,
+    wrong,
+)
 
 BANK_CARD = "6216610000123456780"  # Luhn-valid, 19 digits
 SATURDAY_NIGHT = datetime(2026, 11, 28, 23, 30)
-
-
-def balance(ctx, account_id: int) -> int:
-    return ctx.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == account_id))
-
-
-def system_balance(ctx, kind: AccountKind) -> int:
-    return ctx.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.code == kind))
-
-
-def ledger_state(ctx) -> tuple:
-    """Journal size and every balance: unchanged means nothing was written."""
-    session = ctx.session
-    return (
-        session.scalar(select(func.count()).select_from(JournalEntry)),
-        session.scalar(select(func.count()).select_from(Posting)),
-        session.execute(select(LedgerAccount.id, LedgerAccount.balance).order_by("id")).all(),
-    )
 
 
 def bound_bank_card(ctx, card) -> str | None:
     return ctx.session.scalar(
         select(CardAccount.bank_card_no).where(CardAccount.id == card.card_account_id)
     )
-
-
-def query_password(card) -> str:
-    return initial_password(card.person.id_number)
 
 
 @pytest.fixture
@@ -91,33 +77,27 @@ def test_r09_cash_top_up_only_in_counter_hours(at, card, moment, open_):
         result = top_up(ctx, card.card_no, 5000, TopUpMethod.CASH)
         assert result["balance"] == 5000 == balance(ctx, card.account.purse_id)
         entry = ctx.session.get(JournalEntry, result["entry_id"])
-        cash = ctx.session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == "cash"))
+        cash = system_account_id(ctx, AccountKind.CASH)
         assert entry.kind == EntryKind.TOPUP_CASH
-        assert [(p.debit_id, p.credit_id, p.amount) for p in entry.postings] == [
-            (cash, card.account.purse_id, 5000)
-        ]
+        assert legs(ctx, entry.id) == [(cash, card.account.purse_id, 5000)]
         assert check_ledger(ctx.session) == []
     else:
-        before = ledger_state(ctx)
-        with pytest.raises(NotAllowed):
+        with writes_nothing(ctx.session), pytest.raises(NotAllowed):
             top_up(ctx, card.card_no, 5000, TopUpMethod.CASH)
-        assert ledger_state(ctx) == before
 
 
 # Bank transfers from a bound card
 
 
 def test_r09_bank_top_up_needs_a_bound_card(ctx, card):
-    before = ledger_state(ctx)
-    with pytest.raises(NotAllowed):
+    with writes_nothing(ctx.session), pytest.raises(NotAllowed):
         top_up(ctx, card.card_no, 5000, TopUpMethod.BANK)
-    assert ledger_state(ctx) == before
 
 
 @pytest.mark.parametrize("number", [BANK_CARD, "6216 6100 0012 3456 780", "6217850000123459"])
 def test_r09_bind_bank_card_then_top_up_from_it(at, card, number):
     ctx = at(SATURDAY_NIGHT)  # kiosk binding and transfers are not bound to counter hours
-    result = bind_bank_card(ctx, card.card_no, number, query_password=query_password(card))
+    result = bind_bank_card(ctx, card.card_no, number, query_password=password_of(card))
     digits = number.replace(" ", "")
     assert result["bank_card"] == "*" * (len(digits) - 4) + digits[-4:]
     assert bound_bank_card(ctx, card) == digits
@@ -141,14 +121,13 @@ def test_r09_bind_bank_card_then_top_up_from_it(at, card, number):
 )
 def test_r09_bind_bank_card_refuses_an_invalid_number(ctx, card, number):
     with pytest.raises(InvalidInput):
-        bind_bank_card(ctx, card.card_no, number, query_password=query_password(card))
+        bind_bank_card(ctx, card.card_no, number, query_password=password_of(card))
     assert bound_bank_card(ctx, card) is None
 
 
 def test_r09_bind_bank_card_needs_the_query_password(ctx, card):
-    wrong = f"{(int(query_password(card)) + 1) % 10**6:06d}"
     with pytest.raises(WrongPassword):
-        bind_bank_card(ctx, card.card_no, BANK_CARD, query_password=wrong)
+        bind_bank_card(ctx, card.card_no, BANK_CARD, query_password=wrong(password_of(card)))
     assert bound_bank_card(ctx, card) is None
 
 
@@ -171,18 +150,15 @@ def test_r09_wechat_top_up_lands_in_the_transitional_balance(at, card, make):
     assert balance(ctx, card.account.transitional_id) == 0
     entry = ctx.session.get(JournalEntry, claimed["entry_id"])
     assert entry.kind == EntryKind.CLAIM_TRANSITIONAL
-    assert [(p.debit_id, p.credit_id, p.amount) for p in entry.postings] == [
-        (card.account.transitional_id, card.account.purse_id, 3000)
-    ]
+    assert legs(ctx, entry.id) == [(card.account.transitional_id, card.account.purse_id, 3000)]
     assert check_ledger(ctx.session) == []
 
 
 def test_r09_claim_with_nothing_pending_writes_nothing(ctx, make):
     card, pos = make.card(balance=500), make.terminal()
-    before = ledger_state(ctx)
-    result = claim_transitional(ctx, card.card_no, pos)
-    assert (result["claimed"], result["balance"], result["entry_id"]) == (0, 500, None)
-    assert ledger_state(ctx) == before
+    with writes_nothing(ctx.session):
+        result = claim_transitional(ctx, card.card_no, pos)
+        assert (result["claimed"], result["balance"], result["entry_id"]) == (0, 500, None)
 
 
 def test_r09_several_wechat_top_ups_are_claimed_together(ctx, card, make):
@@ -196,10 +172,8 @@ def test_r09_several_wechat_top_ups_are_claimed_together(ctx, card, make):
 def test_r09_the_transitional_balance_is_claimed_at_a_pos_only(ctx, card, make, kind):
     controller = make.terminal(kind=kind, category=MerchantCategory.WATER)
     top_up(ctx, card.card_no, 2000, TopUpMethod.WECHAT)
-    before = ledger_state(ctx)
-    with pytest.raises(NotAllowed):
+    with writes_nothing(ctx.session), pytest.raises(NotAllowed):
         claim_transitional(ctx, card.card_no, controller)
-    assert ledger_state(ctx) == before
 
 
 # Which cards take money
@@ -207,7 +181,7 @@ def test_r09_the_transitional_balance_is_claimed_at_a_pos_only(ctx, card, make, 
 
 @pytest.mark.parametrize("method", list(TopUpMethod))
 def test_r09_a_lost_card_can_still_be_topped_up(ctx, card, method):
-    bind_bank_card(ctx, card.card_no, BANK_CARD, query_password=query_password(card))
+    bind_bank_card(ctx, card.card_no, BANK_CARD, query_password=password_of(card))
     report_loss(ctx, card.card_no, Channel.COUNTER)
     top_up(ctx, card.card_no, 2000, method)
     account = card.account.transitional_id if method == "wechat" else card.account.purse_id
@@ -217,22 +191,18 @@ def test_r09_a_lost_card_can_still_be_topped_up(ctx, card, method):
 
 @pytest.mark.parametrize("method", list(TopUpMethod))
 def test_r09_a_cancelled_card_cannot_be_topped_up(ctx, card, method):
-    bind_bank_card(ctx, card.card_no, BANK_CARD, query_password=query_password(card))
+    bind_bank_card(ctx, card.card_no, BANK_CARD, query_password=password_of(card))
     cancel_card(ctx, card.card_no)
-    before = ledger_state(ctx)
-    with pytest.raises(CardNotActive):
+    with writes_nothing(ctx.session), pytest.raises(CardNotActive):
         top_up(ctx, card.card_no, 2000, method)
-    assert ledger_state(ctx) == before
 
 
 def test_r09_a_lost_card_cannot_claim_its_transitional_balance(ctx, card, make):
     pos = make.terminal()
     top_up(ctx, card.card_no, 2000, TopUpMethod.WECHAT)
     report_loss(ctx, card.card_no, Channel.COUNTER)
-    before = ledger_state(ctx)
-    with pytest.raises(CardNotActive):
+    with writes_nothing(ctx.session), pytest.raises(CardNotActive):
         claim_transitional(ctx, card.card_no, pos)
-    assert ledger_state(ctx) == before
 
 
 # Bad input
@@ -240,19 +210,15 @@ def test_r09_a_lost_card_cannot_claim_its_transitional_balance(ctx, card, make):
 
 @pytest.mark.parametrize("method", list(TopUpMethod))
 def test_top_up_of_an_unknown_card_is_not_found(ctx, method):
-    before = ledger_state(ctx)
-    with pytest.raises(NotFound):
+    with writes_nothing(ctx.session), pytest.raises(NotFound):
         top_up(ctx, "0000000000", 100, method)
-    assert ledger_state(ctx) == before
 
 
 @pytest.mark.parametrize("amount", [0, -1, -100, 1.5, 100.0, "100", True, None, 1_000_001])
 @pytest.mark.parametrize("method", [TopUpMethod.CASH, TopUpMethod.WECHAT])
 def test_top_up_with_an_invalid_amount_is_refused(ctx, card, method, amount):
-    before = ledger_state(ctx)
-    with pytest.raises(InvalidAmount):
+    with writes_nothing(ctx.session), pytest.raises(InvalidAmount):
         top_up(ctx, card.card_no, amount, method)
-    assert ledger_state(ctx) == before
 
 
 def test_top_up_of_the_maximum_amount_is_accepted(ctx, card):
@@ -261,7 +227,5 @@ def test_top_up_of_the_maximum_amount_is_accepted(ctx, card):
 
 def test_claim_at_an_unknown_terminal_is_not_found(ctx, card):
     top_up(ctx, card.card_no, 2000, TopUpMethod.WECHAT)
-    before = ledger_state(ctx)
-    with pytest.raises(NotFound):
+    with writes_nothing(ctx.session), pytest.raises(NotFound):
         claim_transitional(ctx, card.card_no, "T-NONE")
-    assert ledger_state(ctx) == before
