@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Flask
 
-from app import models  # noqa: F401  (every table on Base.metadata before anything uses it)
+import workflows.models  # noqa: F401  (every table on Base.metadata before anything uses it)
 from app.auth.accounts import load_user
 from app.cli import register_cli
 from app.config import Config, config_class
+from app.engine import deploy_on_start
 from app.errors import register_error_handlers
 from app.extensions import csrf, db, login_manager, migrate
 from ledger.db import configure_engine
@@ -52,6 +53,7 @@ def create_app(config: ConfigArg = None) -> Flask:
     _register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
+    deploy_on_start(app)
     return app
 
 

@@ -26,8 +26,36 @@ def instance_sqlite_url(instance_path: str) -> str:
     return "sqlite:///" + os.path.join(instance_path, "cardoffice.sqlite3")
 
 
+#: The BPMN and DMN files the engine deploys: `bpmn/` beside the packages.
+BPMN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bpmn")
+
+
+def engine_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The engine's settings from the environment: MAIL_SERVER (default: none, so no mail),
+    MAIL_PORT (25), MAIL_SENDER, MAIL_USERNAME, MAIL_PASSWORD, MAIL_STARTTLS ('1' for on),
+    BASE_URL (links in mail) and BPMN_DIR."""
+    settings = {
+        "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(environ.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_STARTTLS": environ.get("MAIL_STARTTLS") == "1",
+        "BPMN_DIR": environ.get("BPMN_DIR", BPMN_DIR),
+    }
+    for name in ("MAIL_SENDER", "BASE_URL"):
+        if environ.get(name):
+            settings[name] = environ[name]
+    return settings
+
+
 class Config:
     """Settings shared by every environment."""
+
+    BPMN_DIR = BPMN_DIR
+    #: Deploy BPMN_DIR when the app starts (tests deploy their own files).
+    DEPLOY_BPMN_ON_START = True
+    MAIL_SENDER = "cardoffice@cup.edu.cn"
+    BASE_URL = "http://127.0.0.1:5000"
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -54,7 +82,7 @@ class DevelopmentConfig(Config):
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         """SECRET_KEY (default: DEV_SECRET_KEY), DATABASE_URL (default: instance SQLite file)."""
-        return {
+        return engine_settings(environ) | {
             "SECRET_KEY": environ.get("SECRET_KEY", DEV_SECRET_KEY),
             "SQLALCHEMY_DATABASE_URI": database_url(
                 environ.get("DATABASE_URL") or instance_sqlite_url(instance_path)
@@ -67,6 +95,7 @@ class TestingConfig(Config):
 
     TESTING = True
     WTF_CSRF_ENABLED = False
+    DEPLOY_BPMN_ON_START = False
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # cheap: the suite hashes many passwords
 
     @classmethod
@@ -90,7 +119,7 @@ class ProductionConfig(Config):
     def from_environ(cls, environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         """SECRET_KEY (no default), DATABASE_URL (no default, postgresql+psycopg://...)."""
         url = environ.get("DATABASE_URL")
-        return {
+        return engine_settings(environ) | {
             "SECRET_KEY": environ.get("SECRET_KEY"),
             "SQLALCHEMY_DATABASE_URI": database_url(url) if url else None,
         }

@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.accounts import create_user, find_user
-from app.models import Role
 from ledger.context import Ctx
 from ledger.models.merchants import Kiosk, KioskKind, MerchantCategory, TerminalKind
 from ledger.models.people import Department, DepartmentKind, IdType, Person, PersonCategory
@@ -17,6 +16,7 @@ from ledger.ops.merchants import admit_merchant, register_terminal
 from ledger.ops.money import TopUpMethod, purchase, top_up
 from ledger.ops.services import bind_bank_card
 from ledger.passwords import initial_password
+from workflows.identity import Role
 
 DEMO_PASSWORD = "demo2026"
 OFF, COL, UNIT = DepartmentKind.OFFICE, DepartmentKind.COLLEGE, DepartmentKind.UNIT

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import ledger.models  # noqa: F401  (registers every table)
+import workflows.models  # noqa: F401  (and the engine's)
 from ledger.base import Base
 from ledger.config import LedgerConfig
 from ledger.context import Ctx

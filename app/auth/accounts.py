@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models import Role, RoleGrant, User
 from ledger.errors import Conflict, InvalidInput
 from ledger.models.people import Department
+from workflows.identity import Role, RoleGrant, User
 
 #: A role, with the code of the department it is granted for (None: every department).
 RoleSpec = tuple[Role | str, str | None]
@@ -49,7 +49,7 @@ def create_user(
             reason_zh=f"用户名 {username} 已存在", reason_en=f"username {username} is taken"
         )
     user = User(username=username, display_name=display_name or username)
-    user.set_password(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    set_password(user, password)
     session.add(user)
     for role, department_code in roles:
         grant_role(session, user, role, department_code)
@@ -78,6 +78,18 @@ def grant_role(
     return grant
 
 
+def set_password(user: User, password: str) -> None:
+    """Store a salted hash of `password` (the configured werkzeug method), never the password."""
+    user.password_hash = generate_password_hash(
+        password, method=current_app.config["PASSWORD_HASH_METHOD"]
+    )
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether `password` matches the user's stored hash."""
+    return check_password_hash(user.password_hash, password)
+
+
 @cache
 def _dummy_hash(method: str) -> str:
     return generate_password_hash("no user has this password", method=method)
@@ -91,7 +103,7 @@ def authenticate(username: str, password: str, session: Session | None = None) -
     if user is None:
         check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return None
-    if not user.check_password(password) or not user.active:
+    if not check_password(user, password) or not user.active:
         return None
     return user
 

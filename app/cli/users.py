@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from app.auth.accounts import create_user, parse_role_spec
 from app.extensions import db
-from app.models import User
 from app.uow import unit_of_work
 from ledger.errors import DomainError
+from workflows.identity import User
 
 group = AppGroup("users", help="User accounts and the roles granted to them.")
 

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from app import create_app
 from app.auth.accounts import create_user, parse_role_spec
 from app.extensions import db
-from app.models import User
 from app.uow import unit_of_work
 from ledger.base import Base
 from ledger.models.people import Department, DepartmentKind
+from workflows.identity import User
 
 DEFAULT_PASSWORD = "correct horse battery"
 _seq = itertools.count(1)

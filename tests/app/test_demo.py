@@ -5,10 +5,10 @@ from sqlalchemy import func, select, text
 
 from app.demo import KIOSKS, LOGINS
 from app.extensions import db
-from app.models import Role, User
 from ledger.check import check_ledger
 from ledger.models.cards import Card, CardType
 from ledger.models.merchants import Kiosk, KioskKind, Merchant
+from workflows.identity import Role, User
 
 
 def count(model, *where) -> int:

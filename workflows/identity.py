@@ -1,11 +1,22 @@
-"""Users of the web application and the roles granted to them, per department."""
+"""Who acts: users, the roles granted to them per department, and substitutes while away.
 
-from datetime import UTC, datetime
+The engine's identity service (as Camunda's is part of its engine): BPMN lanes name roles,
+and the inbox and every task action check them here. Passwords are hashed by `app.auth`."""
+
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 import ledger.models  # noqa: F401  (every ledger table on Base.metadata, for migrations)
 from ledger.base import Base
@@ -59,6 +70,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
+    #: Where notifications are mailed, if SMTP is configured.
+    email: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
@@ -83,14 +96,6 @@ class User(Base):
     def get_id(self) -> str:
         """The id Flask-Login keeps in the session."""
         return str(self.id)
-
-    def set_password(self, password: str, method: str = "scrypt") -> None:
-        """Store a salted hash of `password` (werkzeug `method`), never the password."""
-        self.password_hash = generate_password_hash(password, method=method)
-
-    def check_password(self, password: str) -> bool:
-        """Whether `password` matches the stored hash."""
-        return check_password_hash(self.password_hash, password)
 
     def has_role(self, role: Role | str, department_id: int | None = None) -> bool:
         """Whether the user holds `role`.
@@ -143,3 +148,62 @@ class RoleGrant(Base):
 
     def __repr__(self) -> str:
         return f"<RoleGrant {self.id} {self.scope}>"
+
+
+class Substitution(Base):
+    """代理: while `user` is away (from `starts_on` to `ends_on`, Shanghai days), `substitute`
+    sees and decides the user's tasks, on the user's behalf."""
+
+    __tablename__ = "substitutions"
+    __table_args__ = (
+        CheckConstraint("starts_on <= ends_on", name="date_order"),
+        CheckConstraint("user_id <> substitute_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    substitute_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    substitute: Mapped[User] = relationship(foreign_keys=[substitute_id])
+
+    def __repr__(self) -> str:
+        return (
+            f"<Substitution {self.user_id}->{self.substitute_id} {self.starts_on}..{self.ends_on}>"
+        )
+
+
+def users_with_role(session: Session, role: Role | str, department_id: int | None) -> list[User]:
+    """Active users holding `role` for `department_id` or for every department, by id."""
+    department = RoleGrant.department_id.is_(None)
+    if department_id is not None:
+        department = or_(department, RoleGrant.department_id == department_id)
+    query = (
+        select(User)
+        .join(RoleGrant)
+        .where(User.active, RoleGrant.role == Role(role), department)
+        .distinct()
+        .order_by(User.id)
+    )
+    return list(session.scalars(query))
+
+
+def absent_users(session: Session, substitute_id: int, today: date) -> list[User]:
+    """The users for whom `substitute_id` stands in today."""
+    query = (
+        select(User)
+        .join(Substitution, Substitution.user_id == User.id)
+        .where(
+            Substitution.substitute_id == substitute_id,
+            Substitution.starts_on <= today,
+            Substitution.ends_on >= today,
+        )
+        .distinct()
+        .order_by(User.id)
+    )
+    return list(session.scalars(query))

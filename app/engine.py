@@ -1,0 +1,60 @@
+"""The web's way into the engine: its settings from the Flask config, an `Env` for the
+current user, and deploying `bpmn/` when the app starts."""
+
+import logging
+from datetime import UTC, datetime
+
+from flask import Flask, current_app
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from app.extensions import db
+from app.uow import unit_of_work
+from workflows.context import EngineConfig, Env, MailSettings
+from workflows.deploy import deploy_directory
+from workflows.errors import InvalidBpmn
+
+log = logging.getLogger(__name__)
+
+
+def engine_config(app: Flask | None = None) -> EngineConfig:
+    """The engine's settings from the app's config (MAIL_*, BASE_URL, URGE_INTERVAL)."""
+    config = (app or current_app).config
+    mail = MailSettings(
+        host=config.get("MAIL_SERVER"),
+        port=int(config.get("MAIL_PORT", 25)),
+        sender=config.get("MAIL_SENDER", MailSettings.sender),
+        username=config.get("MAIL_USERNAME"),
+        password=config.get("MAIL_PASSWORD"),
+        starttls=bool(config.get("MAIL_STARTTLS", False)),
+    )
+    return EngineConfig(base_url=config.get("BASE_URL", EngineConfig.base_url), mail=mail)
+
+
+def env(user=None, now: datetime | None = None) -> Env:
+    """An Env for the logged-in user (or `user`), now, on the request's session."""
+    acting = user if user is not None else current_user._get_current_object()
+    return Env(db.session, acting, now or datetime.now(UTC), engine_config())
+
+
+def deploy_bpmn(app: Flask) -> list:
+    """Deploy the BPMN_DIR files; raises InvalidBpmn and deploys nothing if one is broken."""
+    with app.app_context(), unit_of_work():
+        return deploy_directory(db.session, app.config["BPMN_DIR"])
+
+
+def deploy_on_start(app: Flask) -> None:
+    """Deploy at start-up unless DEPLOY_BPMN_ON_START is off. A broken file, or a database
+    not yet migrated, is logged and the app starts on what is already deployed."""
+    if not app.config.get("DEPLOY_BPMN_ON_START"):
+        return
+    try:
+        for result in deploy_bpmn(app):
+            if result.outcome != "unchanged":
+                log.info("deployed %s %s v%s", result.kind, result.key, result.version)
+    except InvalidBpmn as exc:
+        log.error("BPMN not deployed: %s", exc.message("en"))
+    except IntegrityError:
+        log.info("another process deployed the same BPMN first")
+    except (OperationalError, ProgrammingError) as exc:
+        log.warning("BPMN not deployed (run `flask db upgrade` first): %s", exc.orig)

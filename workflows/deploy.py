@@ -1,0 +1,217 @@
+"""Deploying `bpmn/`: every .bpmn and .dmn file, checked, stored as versioned definitions.
+
+A file whose content (with the DMN tables and called processes it is parsed with) is already
+deployed deploys nothing; a changed one becomes the next version; running instances keep the
+version they started on. A deployment is all or nothing: one broken file refuses it whole,
+naming the file, the line and the reason.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forms import form_names
+from workflows import spiff
+from workflows.errors import InvalidBpmn
+from workflows.identity import Role
+from workflows.models import DecisionDefinition, ProcessDefinition
+from workflows.registry import ACTIONS
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiff": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+    "dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/",
+}
+ROLES = {role.value for role in Role}
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What a deployment did for one process or decision: 'new', 'version' or 'unchanged'."""
+
+    kind: str
+    key: str
+    version: int
+    outcome: str
+
+
+def deploy_directory(session: Session, directory: str | Path) -> list[Deployed]:
+    """Deploy every .bpmn and .dmn file under `directory` (flushes; the caller commits)."""
+    paths = sorted(Path(directory).glob("*.bpmn")) + sorted(Path(directory).glob("*.dmn"))
+    return deploy_sources(session, {p.name: p.read_bytes() for p in paths})
+
+
+def deploy_sources(session: Session, sources: dict[str, bytes]) -> list[Deployed]:
+    """Deploy files given as {file name: content}; InvalidBpmn if any of them is refused."""
+    dmn = {name: text for name, text in sources.items() if name.endswith(".dmn")}
+    bpmn = {name: text for name, text in sources.items() if not name.endswith(".dmn")}
+    parser = _parse(bpmn, dmn)
+    results = [_deploy_decision(session, name, text) for name, text in dmn.items()]
+    for name, text in bpmn.items():
+        for process_id in _executable_process_ids(name, text):
+            results.append(_deploy_process(session, parser, name, process_id, bpmn, dmn))
+    session.flush()
+    return results
+
+
+def _parse(bpmn: dict[str, bytes], dmn: dict[str, bytes]):
+    parser = spiff.new_parser()
+    for name, text in dmn.items():
+        with _refusal(name):
+            parser.add_dmn_xml(_xml(name, text), filename=name)
+    for name, text in bpmn.items():
+        with _refusal(name):
+            parser.add_bpmn_xml(_xml(name, text), filename=name)
+        _check_elements(name, _xml(name, text))
+    return parser
+
+
+def _xml(name: str, text: bytes):
+    try:
+        return etree.fromstring(text)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidBpmn(file=name, line=exc.lineno, reason=exc.msg) from None
+
+
+class _refusal:
+    """Turns SpiffWorkflow's parse and validation errors into InvalidBpmn for `name`."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, _tb):
+        if isinstance(exc, ValidationException | SpiffWorkflowException):
+            line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", None) or "?"
+            reason = str(getattr(exc, "error_message", None) or exc).strip()
+            raise InvalidBpmn(file=self.name, line=line, reason=reason) from exc
+        return False
+
+
+def _check_elements(name: str, root) -> None:
+    """What the schema cannot check: user tasks sit in a lane that names a role, forms and
+    service actions are registered."""
+    lanes = _lanes(root)
+    forms = form_names()
+    for task in root.iterfind(".//bpmn:userTask", NS):
+        element = task.get("id")
+        if lanes.get(element) not in ROLES:
+            _refuse(name, task, f"user task {element} is not in a lane whose id is a role")
+        form = _property(task, "form")
+        if form is not None and form not in forms:
+            _refuse(name, task, f"user task {element} names an unknown form {form!r}")
+    for operator in root.iterfind(".//spiff:serviceTaskOperator", NS):
+        if operator.get("id") not in ACTIONS:
+            _refuse(name, operator, f"unknown service action {operator.get('id')!r}")
+    for start in root.iterfind(".//bpmn:process/bpmn:startEvent", NS):
+        form = _property(start, "form")
+        if form is not None and form not in forms:
+            _refuse(name, start, f"start event names an unknown form {form!r}")
+
+
+def _refuse(name: str, node, reason: str):
+    raise InvalidBpmn(file=name, line=node.sourceline, reason=reason)
+
+
+def _lanes(root) -> dict[str, str]:
+    """{element id: id of the lane it is in}."""
+    return {
+        ref.text.strip(): lane.get("id")
+        for lane in root.iterfind(".//bpmn:lane", NS)
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS)
+        if ref.text
+    }
+
+
+def _property(node, name: str) -> str | None:
+    prop = node.find(f"bpmn:extensionElements/spiff:properties/spiff:property[@name='{name}']", NS)
+    return prop.get("value") if prop is not None else None
+
+
+def _executable_process_ids(name: str, text: bytes) -> list[str]:
+    root = etree.fromstring(text)
+    return [
+        process.get("id")
+        for process in root.iterfind("bpmn:process", NS)
+        if process.get("isExecutable", "true") == "true"
+    ]
+
+
+def _digest(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def _deploy_process(session, parser, name, process_id, bpmn, dmn) -> Deployed:
+    with _refusal(name):
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    files = {name} | {parser.get_process_parser(sub).filename for sub in subprocess_specs}
+    sources = {f: bpmn[f] for f in sorted(files)} | dict(sorted(dmn.items()))
+    content_hash = _digest(*(name.encode() + text for name, text in sources.items()))
+    latest = _latest(session, ProcessDefinition, ProcessDefinition.process_id, process_id)
+    if latest is not None and latest.content_hash == content_hash:
+        return Deployed("process", process_id, latest.version, "unchanged")
+    root = etree.fromstring(bpmn[name])
+    process = root.find(f"bpmn:process[@id='{process_id}']", NS)
+    start = process.find("bpmn:startEvent", NS)
+    lanes = _lanes(root)
+    definition = ProcessDefinition(
+        process_id=process_id,
+        version=(latest.version + 1) if latest else 1,
+        name=process.get("name") or process_id,
+        file_name=name,
+        content_hash=content_hash,
+        sources={f: text.decode() for f, text in sources.items()},
+        spec=spiff.dump_specs(spec, subprocess_specs),
+        lanes=lanes,
+        start_form=_property(start, "form") if start is not None else None,
+        start_role=lanes.get(start.get("id")) if start is not None else None,
+    )
+    session.add(definition)
+    return Deployed("process", process_id, definition.version, _outcome(latest))
+
+
+def _deploy_decision(session, name: str, text: bytes) -> Deployed:
+    root = _xml(name, text)
+    decision = root.find("dmn:decision", NS)
+    if decision is None:
+        decision = next((child for child in root if child.tag.endswith("decision")), None)
+    decision_id = decision.get("id") if decision is not None else Path(name).stem
+    content_hash = _digest(text)
+    latest = _latest(session, DecisionDefinition, DecisionDefinition.decision_id, decision_id)
+    if latest is not None and latest.content_hash == content_hash:
+        return Deployed("decision", decision_id, latest.version, "unchanged")
+    row = DecisionDefinition(
+        decision_id=decision_id,
+        version=(latest.version + 1) if latest else 1,
+        file_name=name,
+        content_hash=content_hash,
+        source=text.decode(),
+    )
+    session.add(row)
+    return Deployed("decision", decision_id, row.version, _outcome(latest))
+
+
+def _outcome(latest) -> str:
+    return "version" if latest is not None else "new"
+
+
+def _latest(session, model, key_column, key):
+    newest = select(func.max(model.version)).where(key_column == key).scalar_subquery()
+    return session.scalar(select(model).where(key_column == key, model.version == newest))
+
+
+def latest_definition(session: Session, process_id: str) -> ProcessDefinition | None:
+    """The newest deployed version of `process_id`."""
+    return _latest(session, ProcessDefinition, ProcessDefinition.process_id, process_id)

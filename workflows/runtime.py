@@ -1,0 +1,278 @@
+"""Loading, advancing and saving one instance, and keeping the human-task and timer tables
+in step with its workflow. Every operation in `instances` and `tasks` goes through here.
+
+Saving is `UPDATE ... WHERE version = :seen` (SQLAlchemy's version counter): a writer that
+lost a race gets StaleInstance and its whole transaction rolls back.
+"""
+
+from datetime import UTC
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from workflows import identity, spiff
+from workflows.context import Env
+from workflows.errors import NotFound, StaleInstance, WrongInstanceState
+from workflows.models import (
+    ENDED,
+    HumanTask,
+    Incident,
+    IncidentState,
+    InstanceStatus,
+    ProcessInstance,
+    TaskKind,
+    TaskState,
+    Timer,
+)
+from workflows.notify import notify
+from workflows.registry import get_action
+
+STATUS_ZH = {
+    InstanceStatus.RUNNING: "审批中",
+    InstanceStatus.RETURNED: "已退回",
+    InstanceStatus.SUSPENDED: "已挂起",
+    InstanceStatus.INCIDENT: "自动处理失败",
+    InstanceStatus.COMPLETED: "已办结",
+    InstanceStatus.WITHDRAWN: "已撤回",
+    InstanceStatus.TERMINATED: "已终止",
+}
+
+
+def get_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """The instance, or NotFound."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(what_zh="申请", what_en="request", key=instance_id)
+    return instance
+
+
+def require_status(instance: ProcessInstance, allowed, action_zh: str, action_en: str) -> None:
+    """WrongInstanceState unless the instance's status is one of `allowed`."""
+    if instance.status not in allowed:
+        raise WrongInstanceState(
+            business_key=instance.business_key,
+            status=instance.status.value,
+            status_zh=STATUS_ZH[instance.status],
+            action_zh=action_zh,
+            action_en=action_en,
+        )
+
+
+def open_workflow(env: Env, instance: ProcessInstance) -> spiff.BpmnWorkflow:
+    """The instance's workflow, its service tasks dispatched to the registered actions."""
+    definition = instance.definition
+    specs = spiff.load_specs(definition.id, definition.spec)
+    return spiff.load_workflow(instance.state, specs, spiff.CardOfficeScriptEngine())
+
+
+class _Failure(Exception):
+    """A service action raised; carries the action's name and the task."""
+
+    def __init__(self, action: str, task, cause: BaseException):
+        super().__init__(f"{action}: {cause}")
+        self.action, self.task, self.cause = action, task, cause
+
+
+def _dispatcher(env: Env):
+    def dispatch(name: str, params: dict, task):
+        fn = get_action(name)
+        try:
+            if fn is None:
+                raise LookupError(f"no service action is registered as {name!r}")
+            with env.session.begin_nested():  # the action's writes go if it fails
+                return fn(env, **params)
+        except Exception as exc:
+            raise _Failure(name, task, exc) from exc
+
+    return dispatch
+
+
+def run_engine(env: Env, instance: ProcessInstance, workflow) -> Incident | None:
+    """Run engine steps until people or time must act. A failing step leaves an incident
+    (or counts one more attempt on the open one) instead of raising."""
+    workflow.script_engine.dispatch = _dispatcher(env)
+    try:
+        spiff.advance(workflow)
+    except Exception as exc:  # any failing step, a script as much as a ledger action
+        return _open_incident(env, instance, exc)
+    return None
+
+
+def _open_incident(env: Env, instance: ProcessInstance, exc: Exception) -> Incident:
+    failure = exc if isinstance(exc, _Failure) else _find_failure(exc)
+    cause = failure.cause if failure else exc
+    task = failure.task if failure else getattr(exc, "task", None)
+    error = (
+        cause.message("zh") + " / " + cause.message("en")
+        if hasattr(cause, "message")
+        else (f"{type(cause).__name__}: {cause}")
+    )
+    incident = open_incident_of(env.session, instance.id)
+    if incident is None:
+        incident = Incident(instance_id=instance.id, created_at=env.now)
+        env.session.add(incident)
+    else:
+        incident.attempts += 1
+    incident.spiff_task_id = str(task.id) if task is not None else ""
+    incident.task_name = task.task_spec.bpmn_id if task is not None else "?"
+    incident.action = failure.action if failure else None
+    incident.error = error[:4000]
+    incident.updated_at = env.now
+    instance.status = InstanceStatus.INCIDENT
+    return incident
+
+
+def _find_failure(exc: BaseException) -> _Failure | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, _Failure):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def open_incident_of(session: Session, instance_id: int) -> Incident | None:
+    """The instance's open incident, if any."""
+    query = select(Incident).where(
+        Incident.instance_id == instance_id, Incident.state == IncidentState.OPEN
+    )
+    return session.scalar(query)
+
+
+def save(env: Env, instance: ProcessInstance, workflow, assign: dict | None = None) -> None:
+    """Store the workflow, bring tasks and timers in step, and flush under the version check."""
+    instance.state = spiff.save_workflow(workflow)
+    instance.serializer_version = spiff.SERIALIZER_VERSION
+    instance.updated_at = env.now
+    if workflow.is_completed() and instance.status == InstanceStatus.RUNNING:
+        instance.status, instance.ended_at = InstanceStatus.COMPLETED, env.now
+    with env.session.no_autoflush:
+        live = instance.status in (InstanceStatus.RUNNING, InstanceStatus.INCIDENT)
+        sync_tasks(env, instance, workflow if live else None, assign or {})
+        sync_timers(env, instance, workflow if instance.status not in ENDED else None)
+    flush(env, instance)
+
+
+def flush(env: Env, instance: ProcessInstance) -> None:
+    """Flush; a lost race on the instance becomes StaleInstance."""
+    try:
+        env.session.flush()
+    except StaleDataError:
+        raise StaleInstance(business_key=instance.business_key) from None
+
+
+def open_tasks(
+    session: Session, instance_id: int, kind: TaskKind | None = None, suspended: bool = False
+) -> list[HumanTask]:
+    """The instance's open human tasks (and suspended ones, if asked)."""
+    states = (TaskState.OPEN, TaskState.SUSPENDED) if suspended else (TaskState.OPEN,)
+    query = select(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.state.in_(states)
+    )
+    if kind is not None:
+        query = query.where(HumanTask.kind == kind)
+    return list(session.scalars(query.order_by(HumanTask.id)))
+
+
+def sync_tasks(env: Env, instance: ProcessInstance, workflow, assign: dict) -> list[HumanTask]:
+    """Open a row for each new ready user task, cancel rows whose task is gone; with no
+    workflow, cancel them all. Returns the new rows."""
+    if workflow is None:
+        for row in open_tasks(env.session, instance.id, suspended=True):
+            row.state, row.completed_at = TaskState.CANCELLED, env.now
+        return []
+    ready = {i.spiff_task_id: i for i in spiff.ready_user_tasks(workflow)}
+    rows = open_tasks(env.session, instance.id, TaskKind.TASK)
+    for row in rows:
+        if row.spiff_task_id not in ready:
+            row.state, row.completed_at = TaskState.CANCELLED, env.now
+    known = {row.spiff_task_id for row in rows}
+    new = [_new_row(env, instance, info, assign) for key, info in ready.items() if key not in known]
+    env.session.add_all(new)
+    for row in new:
+        _tell_new_task(env, instance, row)
+    return new
+
+
+def _new_row(env: Env, instance: ProcessInstance, info: spiff.UserTaskInfo, assign) -> HumanTask:
+    props = info.properties
+    department = info.data.get(props.get("department", "department_id"))
+    assignee = assign.get(info.name) or _user_id(info.data.get(props.get("assignee", "")))
+    if assignee is None and info.mi_input_item:
+        assignee = _user_id(info.data.get(info.mi_input_item))
+    return HumanTask(
+        instance_id=instance.id,
+        spiff_task_id=info.spiff_task_id,
+        kind=TaskKind.TASK,
+        task_name=info.name,
+        title=info.title,
+        lane=info.lane,
+        candidate_role=instance.definition.lanes.get(info.name),
+        candidate_department_id=department if isinstance(department, int) else None,
+        assignee_id=assignee,
+        form=props.get("form"),
+        due_at=info.due_at,
+        created_at=env.now,
+        **summary_fields(instance),
+    )
+
+
+def summary_fields(instance: ProcessInstance) -> dict:
+    """The instance's fields that task rows copy for lists."""
+    return {
+        "process_id": instance.process_id,
+        "business_key": instance.business_key,
+        "instance_title": instance.title,
+        "requester_name": instance.summary.get("requester", ""),
+        "department_name": instance.summary.get("department"),
+    }
+
+
+def _user_id(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _tell_new_task(env: Env, instance: ProcessInstance, row: HumanTask) -> None:
+    if row.assignee_id is not None:
+        users = [row.assignee_id]
+    elif row.candidate_role is not None:
+        found = identity.users_with_role(
+            env.session, row.candidate_role, row.candidate_department_id
+        )
+        users = [user.id for user in found]
+    else:
+        users = []
+    notify(
+        env, users, instance, "new_task",
+        f"待办：{instance.title}（{instance.business_key}）“{row.title}”",
+        f"New task: {instance.title} ({instance.business_key}) '{row.title}'",
+    )  # fmt: skip
+
+
+def sync_timers(env: Env, instance: ProcessInstance, workflow) -> None:
+    """Record each waiting timer with its due time; close the ones fired or gone."""
+    waiting = (
+        {key: (name, due) for key, name, due in spiff.waiting_timers(workflow)}
+        if (workflow is not None)
+        else {}
+    )
+    if not waiting and instance.next_timer_at is None:
+        return
+    rows = env.session.scalars(
+        select(Timer).where(Timer.instance_id == instance.id, Timer.state == TaskState.OPEN)
+    ).all()
+    for row in rows:
+        if row.spiff_task_id not in waiting:
+            fired = row.due_at <= env.now
+            row.state = TaskState.COMPLETED if fired else TaskState.CANCELLED
+            row.fired_at = env.now if fired else None
+    known = {row.spiff_task_id for row in rows}
+    env.session.add_all(
+        Timer(instance_id=instance.id, spiff_task_id=key, task_name=name, due_at=due)
+        for key, (name, due) in waiting.items()
+        if key not in known
+    )
+    dues = [due.astimezone(UTC) for _name, due in waiting.values()]
+    instance.next_timer_at = min(dues, default=None)
