@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    set up, migrate, load demo data, serve http://127.0.0.1:5000"
 	@echo "make test   set up, then ruff, import-linter and pytest (PYTEST_ARGS=...)"
-	@echo "make bench  set up, then python bench/ledger.py"
+	@echo "make bench  set up, then python bench/ledger.py and bench/engine.py"
 
 setup: debs $(STAMP)
 
@@ -61,3 +61,4 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/engine.py

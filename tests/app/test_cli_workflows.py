@@ -1,0 +1,100 @@
+"""`flask workflows deploy | tick | worker | verify-audit`, and deploying at start-up."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import tests.workflows.support  # noqa: F401  (registers the test form and action)
+from app import create_app
+from app.extensions import db
+from ledger.base import Base
+from workflows.models import ProcessDefinition
+
+TEST_BPMN = Path(__file__).parent.parent / "workflows" / "bpmn"
+
+
+@pytest.fixture
+def bpmn_dir(tmp_path):
+    """A copy of the engine tests' BPMN files that a test may change."""
+    target = tmp_path / "bpmn"
+    shutil.copytree(TEST_BPMN, target)
+    return target
+
+
+@pytest.fixture
+def app_config(bpmn_dir):
+    return {"BPMN_DIR": str(bpmn_dir)}
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(args=list(args))
+
+
+def test_deploy_then_deploy_again_changes_nothing(cli):
+    first = cli("workflows", "deploy")
+    assert first.exit_code == 0, first.output
+    assert "process approval v1: new" in first.output
+    assert "decision fee_table v1: new" in first.output
+    again = cli("workflows", "deploy")
+    assert "process approval v1: unchanged" in again.output
+    assert "new" not in again.output
+
+
+def test_a_changed_file_deploys_as_the_next_version(cli, bpmn_dir, app):
+    cli("workflows", "deploy")
+    path = bpmn_dir / "approval.bpmn"
+    path.write_text(path.read_text().replace('name="部门审核"', 'name="部门负责人审核"'))
+    result = cli("workflows", "deploy")
+    assert "process approval v2: version" in result.output
+    with app.app_context():
+        versions = db.session.scalars(
+            select(ProcessDefinition.version).where(ProcessDefinition.process_id == "approval")
+        ).all()
+    assert sorted(versions) == [1, 2]
+
+
+def test_a_broken_file_is_refused_with_file_and_line(cli, bpmn_dir, app):
+    (bpmn_dir / "broken.bpmn").write_text('<?xml version="1.0"?>\n<bpmn:definitions>\n<oops')
+    result = cli("workflows", "deploy")
+    assert result.exit_code == 1
+    assert "broken.bpmn" in result.output and "第 2 行" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ProcessDefinition)) == 0
+
+
+def test_tick_and_worker_run_with_nothing_due(cli):
+    assert "fired timers of 0 request(s)" in cli("workflows", "tick").output
+    result = cli("workflows", "worker", "--passes", "2", "--interval", "0")
+    assert result.exit_code == 0, result.output
+
+
+def test_verify_audit_passes_on_an_empty_trail(cli):
+    result = cli("workflows", "verify-audit")
+    assert result.exit_code == 0 and "审计链校验通过" in result.output
+
+
+def test_the_app_deploys_bpmn_when_it_starts(bpmn_dir, tmp_path):
+    url = f"sqlite:///{tmp_path}/start.sqlite3"
+    first = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url})
+    with first.app_context():
+        Base.metadata.create_all(db.engine)
+        db.engine.dispose()
+    settings = {"DEPLOY_BPMN_ON_START": True, "BPMN_DIR": str(bpmn_dir)}
+    started = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url, **settings})
+    with started.app_context():
+        names = db.session.scalars(select(ProcessDefinition.process_id)).all()
+        db.engine.dispose()
+    assert "approval" in names
+
+
+def test_start_up_survives_a_broken_file(bpmn_dir, tmp_path, caplog):
+    (bpmn_dir / "broken.bpmn").write_text("<not-bpmn")
+    url = f"sqlite:///{tmp_path}/broken.sqlite3"
+    settings = {"DEPLOY_BPMN_ON_START": True, "BPMN_DIR": str(bpmn_dir)}
+    app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url, **settings})
+    assert app is not None
+    assert "BPMN not deployed" in caplog.text and "broken.bpmn" in caplog.text
