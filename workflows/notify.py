@@ -80,6 +80,8 @@ def _send_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # only a savepoint (a failed service action): the transaction goes on
     session.info.pop(OUTBOX, None)
 
 

@@ -68,7 +68,7 @@ def complete(env: Env, task_id: int, data: dict | None = None) -> HumanTask:
     behalf = permissions.acting_for(env, row)
     form_data = validated(row.form, data)
     if row.kind == TaskKind.RESUBMIT:
-        return _resubmit(env, row, instance, form_data)
+        return _resubmit(env, row, instance, form_data, behalf)
     require_status(instance, (InstanceStatus.RUNNING,), "办理", "acted on")
     if row.return_to_id is not None and form_data.get("decision") != "reject":
         return _back_to_signer(env, row, instance, form_data, behalf)
@@ -134,11 +134,12 @@ def return_task(env: Env, task_id: int, reason: str, to: str = SUBMITTER) -> Hum
         raise InvalidInput(reason_zh="退回须说明理由", reason_en="a return needs a reason")
     workflow = open_workflow(env, instance)
     before = spiff.status_text(workflow)
+    earlier = None if to == SUBMITTER else _earlier_task(workflow, to)  # refused before changes
     _close(env, row, behalf, "return")
-    if to == SUBMITTER:
+    if earlier is None:
         _return_to_submitter(env, instance, workflow)
     else:
-        _return_to_task(env, instance, workflow, to)
+        _return_to_task(env, instance, workflow, earlier)
     audit.record(
         env, instance, "return", task=row, comment=reason.strip(), before=before,
         after=_after(instance, workflow), on_behalf_of_id=behalf, details={"to": to},
@@ -173,13 +174,19 @@ def _return_to_submitter(env: Env, instance: ProcessInstance, workflow) -> None:
     runtime.flush(env, instance)
 
 
-def _return_to_task(env: Env, instance: ProcessInstance, workflow, name: str) -> None:
+def _earlier_task(workflow, name: str) -> spiff.Task:
+    """The last completed user task named `name`, or InvalidInput."""
     earlier = [t for t in spiff.completed_user_tasks(workflow) if t.task_spec.bpmn_id == name]
     if not earlier:
         raise InvalidInput(
             reason_zh=f"“{name}”不是已办理的步骤", reason_en=f"{name!r} is not an earlier step"
         )
-    workflow.reset_from_task_id(earlier[-1].id)
+    return earlier[-1]
+
+
+def _return_to_task(env: Env, instance: ProcessInstance, workflow, earlier: spiff.Task) -> None:
+    name = earlier.task_spec.bpmn_id
+    workflow.reset_from_task_id(earlier.id)
     run_engine(env, instance, workflow)
     save(env, instance, workflow, assign={name: _last_decider(env, instance, name)})
 
@@ -199,19 +206,19 @@ def _last_decider(env: Env, instance: ProcessInstance, name: str) -> int | None:
     return (found.on_behalf_of_id or found.completed_by_id) if found else None
 
 
-def _resubmit(env: Env, row: HumanTask, instance: ProcessInstance, form_data: dict):
+def _resubmit(env: Env, row: HumanTask, instance: ProcessInstance, form_data: dict, behalf):
     """The applicant's corrected start form: the process starts over from its start event."""
     require_status(instance, (InstanceStatus.RETURNED,), "重新提交", "resubmitted")
     workflow = open_workflow(env, instance)
     start = spiff.start_task(workflow)
     start.data.update(form_data)
-    _close(env, row, None, "resubmit")
+    _close(env, row, behalf, "resubmit")
     instance.status = InstanceStatus.RUNNING
     run_engine(env, instance, workflow)
     save(env, instance, workflow)
     audit.record(
-        env, instance, "resubmit", task=row, before="returned",
-        after=_after(instance, workflow), details={"data": form_data},
+        env, instance, "resubmit", task=row, before="returned", after=_after(instance, workflow),
+        on_behalf_of_id=behalf, details={"data": form_data},
     )  # fmt: skip
     return row
 
