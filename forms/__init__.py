@@ -24,13 +24,18 @@ def register_form(name: str):
     return register
 
 
+_INSTANCES: dict[str, Schema] = {}
+
+
 def get_form(name: str) -> Schema:
-    """A new instance of the schema registered as `name`."""
+    """The schema registered as `name` (one instance per name: loading keeps no state)."""
     _load_builtin_forms()
-    try:
-        return FORMS[name]()
-    except KeyError:
-        raise NotFound(what_zh="表单", what_en="form", key=name) from None
+    if name not in _INSTANCES:
+        try:
+            _INSTANCES[name] = FORMS[name]()
+        except KeyError:
+            raise NotFound(what_zh="表单", what_en="form", key=name) from None
+    return _INSTANCES[name]
 
 
 def form_names() -> set[str]:

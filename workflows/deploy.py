@@ -157,7 +157,7 @@ def _deploy_process(session, parser, name, process_id, bpmn, dmn) -> Deployed:
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     files = {name} | {parser.get_process_parser(sub).filename for sub in subprocess_specs}
-    sources = {f: bpmn[f] for f in sorted(files)} | dict(sorted(dmn.items()))
+    sources = {f: bpmn[f] for f in sorted(files)} | _called_tables(bpmn, files, dmn)
     content_hash = _digest(*(name.encode() + text for name, text in sources.items()))
     latest = _latest(session, ProcessDefinition, ProcessDefinition.process_id, process_id)
     if latest is not None and latest.content_hash == content_hash:
@@ -201,6 +201,23 @@ def _deploy_decision(session, name: str, text: bytes) -> Deployed:
     )
     session.add(row)
     return Deployed("decision", decision_id, row.version, _outcome(latest))
+
+
+def _called_tables(bpmn: dict[str, bytes], files: set[str], dmn: dict[str, bytes]) -> dict:
+    """{name: text} of the DMN files defining a decision that `files` call: a changed table
+    makes new versions of the processes using it, and of no other."""
+    called = {
+        node.text.strip()
+        for f in files
+        for node in etree.fromstring(bpmn[f]).iterfind(".//spiff:calledDecisionId", NS)
+        if node.text
+    }
+    return {name: text for name, text in sorted(dmn.items()) if _decision_ids(text) & called}
+
+
+def _decision_ids(text: bytes) -> set[str]:
+    root = etree.fromstring(text)
+    return {child.get("id") for child in root if etree.QName(child).localname == "decision"}
 
 
 def _outcome(latest) -> str:

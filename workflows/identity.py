@@ -178,13 +178,13 @@ class Substitution(Base):
         )
 
 
-def users_with_role(session: Session, role: Role | str, department_id: int | None) -> list[User]:
-    """Active users holding `role` for `department_id` or for every department, by id."""
+def user_ids_with_role(session: Session, role: Role | str, department_id: int | None) -> list[int]:
+    """Ids of the active users holding `role` for `department_id` or for every department."""
     department = RoleGrant.department_id.is_(None)
     if department_id is not None:
         department = or_(department, RoleGrant.department_id == department_id)
     query = (
-        select(User)
+        select(User.id)
         .join(RoleGrant)
         .where(User.active, RoleGrant.role == Role(role), department)
         .distinct()

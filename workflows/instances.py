@@ -5,7 +5,7 @@ it, appends to the audit trail and only flushes."""
 from sqlalchemy import select
 
 from ledger.models.people import Department
-from workflows import audit, identity, permissions, runtime, spiff
+from workflows import audit, permissions, runtime, spiff
 from workflows.context import Env
 from workflows.deploy import latest_definition
 from workflows.errors import InvalidInput, NotAllowed, NotFound, UrgedTooOften
@@ -61,7 +61,7 @@ def start_instance(
     env.session.flush()
     system = {"business_key": business_key, "starter_id": env.user.id}
     system["department_id"] = department_id
-    specs = spiff.load_specs(definition.id, definition.spec)
+    specs = spiff.load_specs(definition)
     workflow = spiff.new_workflow(specs, {**form_data, **system}, spiff.CardOfficeScriptEngine())
     audit.record(env, instance, "start", after="started", details={"version": definition.version})
     run_engine(env, instance, workflow)
@@ -133,16 +133,8 @@ def _open_incidents(instance_id: int):
 
 def _current_people(env: Env, instance: ProcessInstance) -> list[int]:
     """Who holds the instance now: assignees, or everyone who could claim its open tasks."""
-    people = []
-    for row in runtime.open_tasks(env.session, instance.id):
-        if row.assignee_id is not None:
-            people.append(row.assignee_id)
-        elif row.candidate_role is not None:
-            found = identity.users_with_role(
-                env.session, row.candidate_role, row.candidate_department_id
-            )
-            people.extend(user.id for user in found)
-    return people
+    rows = runtime.open_tasks(env.session, instance.id)
+    return [uid for row in rows for uid in runtime.holders(env.session, row)]
 
 
 def urge(env: Env, instance_id: int) -> list[int]:

@@ -54,9 +54,10 @@ class ProcessDefinition(Base):
     file_name: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     #: {file name: text} of the BPMN file and of every DMN file it was parsed with.
-    sources: Mapped[dict] = mapped_column(JSON)
-    #: The SpiffWorkflow spec and subprocess specs, as its serializer writes them.
-    spec: Mapped[dict] = mapped_column(JSON)
+    sources: Mapped[dict] = mapped_column(JSON, deferred=True)
+    #: The SpiffWorkflow spec and subprocess specs, as its serializer writes them (read once
+    #: per process: see workflows.spiff.load_specs).
+    spec: Mapped[dict] = mapped_column(JSON, deferred=True)
     #: {BPMN element id: lane id}: the lane id is the role that acts there.
     lanes: Mapped[dict] = mapped_column(JSON)
     start_form: Mapped[str | None] = mapped_column(String(100))
@@ -166,6 +167,15 @@ class HumanTask(Base):
             "ix_human_tasks_open_candidates",
             "candidate_role",
             "candidate_department_id",
+            "created_at",
+            "id",
+            sqlite_where=text("state = 'open' AND assignee_id IS NULL"),
+            postgresql_where=text("state = 'open' AND assignee_id IS NULL"),
+        ),
+        # A grant for every department reads one role's tasks in order, whatever department.
+        Index(
+            "ix_human_tasks_open_role",
+            "candidate_role",
             "created_at",
             "id",
             sqlite_where=text("state = 'open' AND assignee_id IS NULL"),

@@ -37,4 +37,4 @@ def get_action(name: str) -> Action | None:
 def users_with_role(env: Env, role: str, department_id: int | None = None) -> list[int]:
     """The ids of active users holding `role` for the department (or for every department):
     the candidates of an all-sign (会签) or any-sign (或签) step."""
-    return [user.id for user in identity.users_with_role(env.session, role, department_id)]
+    return identity.user_ids_with_role(env.session, role, department_id)

@@ -8,6 +8,7 @@ lost a race gets StaleInstance and its whole transaction rolls back.
 from datetime import UTC
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -62,7 +63,7 @@ def require_status(instance: ProcessInstance, allowed, action_zh: str, action_en
 def open_workflow(env: Env, instance: ProcessInstance) -> spiff.BpmnWorkflow:
     """The instance's workflow, its service tasks dispatched to the registered actions."""
     definition = instance.definition
-    specs = spiff.load_specs(definition.id, definition.spec)
+    specs = spiff.load_specs(definition)
     return spiff.load_workflow(instance.state, specs, spiff.CardOfficeScriptEngine())
 
 
@@ -156,24 +157,32 @@ def save(env: Env, instance: ProcessInstance, workflow, assign: dict | None = No
 
 
 def flush(env: Env, instance: ProcessInstance) -> None:
-    """Flush; a lost race on the instance becomes StaleInstance."""
+    """Flush; a lost race on the instance becomes StaleInstance, whether the version check or
+    the audit trail's unique (instance, seq) caught it first. The business key is read first:
+    a failed flush rolls the session back, which expires the instance."""
+    business_key = instance.business_key
     try:
         env.session.flush()
     except StaleDataError:
-        raise StaleInstance(business_key=instance.business_key) from None
+        raise StaleInstance(business_key=business_key) from None
+    except IntegrityError as exc:
+        if "uq_audit_entries_seq" not in str(exc.orig):
+            raise
+        raise StaleInstance(business_key=business_key) from None
 
 
 def open_tasks(
     session: Session, instance_id: int, kind: TaskKind | None = None, suspended: bool = False
 ) -> list[HumanTask]:
-    """The instance's open human tasks (and suspended ones, if asked)."""
+    """The instance's open human tasks (and suspended ones, if asked). Rows closed in this
+    session but not yet flushed (`save` queries without autoflush) are left out."""
     states = (TaskState.OPEN, TaskState.SUSPENDED) if suspended else (TaskState.OPEN,)
     query = select(HumanTask).where(
         HumanTask.instance_id == instance_id, HumanTask.state.in_(states)
     )
     if kind is not None:
         query = query.where(HumanTask.kind == kind)
-    return list(session.scalars(query.order_by(HumanTask.id)))
+    return [row for row in session.scalars(query.order_by(HumanTask.id)) if row.state in states]
 
 
 def sync_tasks(env: Env, instance: ProcessInstance, workflow, assign: dict) -> list[HumanTask]:
@@ -234,16 +243,17 @@ def _user_id(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _tell_new_task(env: Env, instance: ProcessInstance, row: HumanTask) -> None:
+def holders(session: Session, row: HumanTask) -> list[int]:
+    """Who may act on the task now: its assignee, or every user holding its role."""
     if row.assignee_id is not None:
-        users = [row.assignee_id]
-    elif row.candidate_role is not None:
-        found = identity.users_with_role(
-            env.session, row.candidate_role, row.candidate_department_id
-        )
-        users = [user.id for user in found]
-    else:
-        users = []
+        return [row.assignee_id]
+    if row.candidate_role is None:
+        return []
+    return identity.user_ids_with_role(session, row.candidate_role, row.candidate_department_id)
+
+
+def _tell_new_task(env: Env, instance: ProcessInstance, row: HumanTask) -> None:
+    users = holders(env.session, row)
     notify(
         env, users, instance, "new_task",
         f"待办：{instance.title}（{instance.business_key}）“{row.title}”",

@@ -103,18 +103,25 @@ def dump_specs(spec, subprocess_specs: dict) -> dict:
     return json.loads(json.dumps(data, cls=_SPEC_SERIALIZER._encoder_cls))
 
 
-_SPEC_CACHE: dict[int, Specs] = {}
+_SPEC_CACHE: dict[tuple[str, str], Specs] = {}
 
 
-def load_specs(definition_id: int, data: dict) -> Specs:
-    """The spec objects of a definition, restored once per process (definitions never change)."""
-    if definition_id not in _SPEC_CACHE:
-        registry = _SPEC_SERIALIZER.registry
-        _SPEC_CACHE[definition_id] = (
-            registry.restore(data["spec"]),
-            {name: registry.restore(s) for name, s in data["subprocess_specs"].items()},
+def load_specs(definition) -> Specs:
+    """The spec objects of a ProcessDefinition, restored once per process.
+
+    Cached by process id and content hash, not by row id: an id is not unique across
+    databases, nor after a rolled-back deployment (SQLite reuses row ids). The row's `spec`
+    column (deferred) is read only on a miss. The serializer's restore changes the dicts it
+    reads, so it reads a copy.
+    """
+    key = (definition.process_id, definition.content_hash)
+    if key not in _SPEC_CACHE:
+        registry, copy = _SPEC_SERIALIZER.registry, json.loads(json.dumps(definition.spec))
+        _SPEC_CACHE[key] = (
+            registry.restore(copy["spec"]),
+            {name: registry.restore(s) for name, s in copy["subprocess_specs"].items()},
         )
-    return _SPEC_CACHE[definition_id]
+    return _SPEC_CACHE[key]
 
 
 def new_workflow(specs: Specs, data: dict, engine: CardOfficeScriptEngine) -> BpmnWorkflow:
@@ -201,6 +208,19 @@ def timer_due(task: Task) -> datetime | None:
         return None
     value = task.internal_data.get("event_value")
     return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def fire_due_timers(workflow: BpmnWorkflow, now: datetime) -> int:
+    """Mark every timer due at `now` as fired; returns how many. SpiffWorkflow itself compares
+    with the wall clock, and only once it is past the due time, while the worker finds timers
+    due at `now` (the same moment counts): this keeps the two in step."""
+    fired = 0
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        due = timer_due(task)
+        if due is not None and due <= now:
+            task._set_internal_data(event_fired=True)
+            fired += 1
+    return fired
 
 
 def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str, str, datetime]]:

@@ -4,6 +4,7 @@ and the applicant's resubmission after a return. Each checks who may act, append
 audit trail, and only flushes."""
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from workflows import audit, permissions, runtime, spiff
 from workflows.context import Env
@@ -30,7 +31,7 @@ _STATE_ZH = {
 
 def get_open_task(env: Env, task_id: int) -> tuple[HumanTask, ProcessInstance]:
     """The open task and its instance, or NotFound / TaskNotReady."""
-    row = env.session.get(HumanTask, task_id)
+    row = env.session.get(HumanTask, task_id, options=[joinedload(HumanTask.instance)])
     if row is None:
         raise NotFound(what_zh="任务", what_en="task", key=task_id)
     if row.state != TaskState.OPEN:
@@ -78,12 +79,13 @@ def complete(env: Env, task_id: int, data: dict | None = None) -> HumanTask:
     spiff.complete_user_task(task, form_data)
     _close(env, row, behalf, form_data.get("decision"))
     run_engine(env, instance, workflow)
-    save(env, instance, workflow)
     action = form_data.get("decision") or "complete"
+    # Recorded before the save, so that one flush writes the instance once.
     audit.record(
         env, instance, action, task=row, comment=form_data.get("comment"), before=before,
         after=_after(instance, workflow), on_behalf_of_id=behalf, details={"data": form_data},
     )  # fmt: skip
+    save(env, instance, workflow)
     _tell_applicant(env, instance, row, action)
     return row
 

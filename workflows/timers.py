@@ -22,10 +22,16 @@ FIRING = (InstanceStatus.RUNNING,)
 
 
 def due_instance_ids(session: Session, now: datetime, limit: int = 100) -> list[int]:
-    """Instances with a timer due at `now`, earliest first (a snapshot; no locks)."""
+    """Instances that can fire a timer due at `now`, earliest first (a snapshot; no locks).
+    A suspended instance's due timers wait for it to resume, without filling the batch."""
     query = (
         select(Timer.instance_id, Timer.due_at)
-        .where(Timer.state == TaskState.OPEN, Timer.due_at <= now)
+        .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
+        .where(
+            Timer.state == TaskState.OPEN,
+            Timer.due_at <= now,
+            ProcessInstance.status.in_(FIRING),
+        )
         .order_by(Timer.due_at)
         .limit(limit)
     )
@@ -46,13 +52,19 @@ def fire_instance(env: Env, instance_id: int) -> bool:
     )
     if not env.session.scalars(due).first():
         return False
-    instance = env.session.get(ProcessInstance, instance_id, with_for_update=True)
+    # OF the instance's table: its definition is joined in (outer), and PostgreSQL locks
+    # no nullable side of an outer join.
+    lock = {"of": ProcessInstance}
+    instance = env.session.get(ProcessInstance, instance_id, with_for_update=lock)
     if instance is None or instance.status not in FIRING:
         return False
     workflow = open_workflow(env, instance)
     before = spiff.status_text(workflow)
+    fired = spiff.fire_due_timers(workflow, env.now)
     run_engine(env, instance, workflow)
-    save(env, instance, workflow)
+    save(env, instance, workflow)  # also closes timer rows whose timer is gone
+    if not fired:
+        return False
     audit.record(env, instance, "timer", before=before, after=spiff.status_text(workflow))
     return True
 

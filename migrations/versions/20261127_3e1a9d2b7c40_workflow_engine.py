@@ -262,6 +262,13 @@ def upgrade():
             sqlite_where=sa.text("state = 'open' AND assignee_id IS NULL"),
             postgresql_where=sa.text("state = 'open' AND assignee_id IS NULL"),
         )
+        batch_op.create_index(
+            "ix_human_tasks_open_role",
+            ["candidate_role", "created_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("state = 'open' AND assignee_id IS NULL"),
+            postgresql_where=sa.text("state = 'open' AND assignee_id IS NULL"),
+        )
 
     op.create_table(
         "incidents",
@@ -426,6 +433,7 @@ def downgrade():
 
     op.drop_table("incidents")
     with op.batch_alter_table("human_tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_human_tasks_open_role")
         batch_op.drop_index(
             "ix_human_tasks_open_candidates",
             sqlite_where=sa.text("state = 'open' AND assignee_id IS NULL"),
