@@ -267,7 +267,7 @@ def profile(engine, ids: dict, seconds: float) -> None:
     runs = rate(lambda: persisted_run(engine, ids), seconds)
     profiler.disable()
     print(f"persisted SQLite under cProfile: {runs:.1f} runs/s")
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
 
 def main() -> None:

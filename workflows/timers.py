@@ -9,7 +9,7 @@ counter is the last guard: a timer fires once.
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from workflows import audit, spiff
@@ -28,7 +28,7 @@ def due_instance_ids(session: Session, now: datetime, limit: int = 100) -> list[
         select(Timer.instance_id, Timer.due_at)
         .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
         .where(
-            Timer.state == TaskState.OPEN,
+            text("timers.state = 'open'"),  # inline: the partial index's own predicate
             Timer.due_at <= now,
             ProcessInstance.status.in_(FIRING),
         )
