@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import NOW, TEST_CONFIG
 from tests.workflows import support
+from workflows import instances
 from workflows.context import EngineConfig, Env
 from workflows.deploy import deploy_directory
 from workflows.identity import Role, RoleGrant, User
@@ -79,6 +80,32 @@ def people(make_user, dept):
         "clerk2": make_user(Role.CARD_OFFICE, name="clerk2"),
         "admin": make_user(Role.ADMIN, name="admin"),
     }
+
+
+@pytest.fixture
+def person(make, dept):
+    """A person of `dept`, the subject of the requests `file_request` files."""
+    return make.person(department=dept)
+
+
+@pytest.fixture
+def file_request(deployed, people, env_for, make, dept, person):
+    """`file_request(key, subject=None)`: an approval request by the applicant for `subject`
+    (default: `person`), waiting at dept_review."""
+
+    def file(key="T-1", subject=None):
+        data = {"person_id": (subject or person).id, "reason": "入职办卡"}
+        return instances.start_instance(
+            env_for(people["applicant"]), "approval", key, data, dept.id
+        )
+
+    return file
+
+
+@pytest.fixture
+def started(file_request):
+    """One approval request, waiting at dept_review."""
+    return file_request()
 
 
 def with_clock(env: Env, later: timedelta) -> Env:

@@ -22,29 +22,6 @@ from workflows.identity import Role
 from workflows.models import AuditEntry, InstanceStatus, ProcessInstance, TaskState
 
 
-@pytest.fixture
-def person(make, dept):
-    return make.person(department=dept)
-
-
-@pytest.fixture
-def file_request(deployed, people, env_for, person, dept):
-    """`file_request(key)`: an approval request by the applicant, waiting at dept_review."""
-
-    def file(key="T-1"):
-        data = {"person_id": person.id, "reason": "入职办卡"}
-        return instances.start_instance(
-            env_for(people["applicant"]), "approval", key, data, dept.id
-        )
-
-    return file
-
-
-@pytest.fixture
-def started(file_request):
-    return file_request()
-
-
 def open_names(session, instance) -> list[str]:
     return [row.task_name for row in runtime.open_tasks(session, instance.id)]
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import NOW
-from workflows import inbox, instances, runtime, spiff, tasks
+from workflows import inbox, runtime, spiff, tasks
 from workflows.errors import FormInvalid, InvalidInput, NotAllowed, TaskNotReady
 from workflows.identity import Role
 from workflows.models import AuditEntry, HumanTask, InstanceStatus, TaskKind, TaskState
@@ -23,25 +23,6 @@ def more(people, make_user, make, dept):
         "other_approver": make_user((Role.DEPT_APPROVER, make.department().id), name="other"),
         "nobody": make_user(name="nobody"),
     }
-
-
-@pytest.fixture
-def file_request(deployed, people, env_for, make, dept):
-    """`file_request(key)`: an approval request by the applicant, waiting at dept_review."""
-
-    def file(key="T-1"):
-        person = make.person(department=dept)
-        data = {"person_id": person.id, "reason": "入职办卡"}
-        return instances.start_instance(
-            env_for(people["applicant"]), "approval", key, data, dept.id
-        )
-
-    return file
-
-
-@pytest.fixture
-def started(file_request):
-    return file_request()
 
 
 def open_rows(session, instance) -> list[HumanTask]:
