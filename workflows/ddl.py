@@ -3,25 +3,15 @@
 from sqlalchemy import DDL, Connection, event
 
 from ledger.base import Base
+from ledger.ddl import append_only
 
-_POSTGRESQL = [
-    """CREATE OR REPLACE FUNCTION workflows_append_only() RETURNS trigger AS $$
-    BEGIN RAISE EXCEPTION 'audit: %% is append-only (%% refused)', TG_TABLE_NAME, TG_OP; END
-    $$ LANGUAGE plpgsql""",
-    """CREATE TRIGGER trg_audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries
-    FOR EACH ROW EXECUTE FUNCTION workflows_append_only()""",
-]
-_SQLITE = [
-    f"""CREATE TRIGGER trg_audit_entries_no_{op.lower()} BEFORE {op} ON audit_entries
-    BEGIN SELECT RAISE(ABORT, 'audit: audit_entries is append-only'); END"""
-    for op in ("UPDATE", "DELETE")
-]
-TRIGGERS = {"postgresql": _POSTGRESQL, "sqlite": _SQLITE}
+TABLES = ("audit_entries",)
 
 
 def install_triggers(connection: Connection) -> None:
     """Create the audit trail's triggers on `connection`'s database (the table must exist)."""
-    for statement in TRIGGERS.get(connection.dialect.name, []):
+    dialect = connection.dialect.name
+    for statement in append_only(dialect, TABLES, "workflows_append_only", "audit"):
         connection.execute(DDL(statement))
 
 

@@ -246,6 +246,15 @@ def completed_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
     return sorted(tasks, key=lambda t: t.last_state_change)
 
 
+def carried_out_actions(workflow: BpmnWorkflow, ignore_prefix: str = "") -> list[str]:
+    """The service actions of completed service tasks, but those named `ignore_prefix...`."""
+    names = (
+        getattr(task.task_spec, "operation_name", None)
+        for task in workflow.get_tasks(state=TaskState.COMPLETED)
+    )
+    return [n for n in names if n and not (ignore_prefix and n.startswith(ignore_prefix))]
+
+
 def start_task(workflow: BpmnWorkflow) -> Task:
     """The process's start event task."""
     return next(t for t in workflow.get_tasks() if t.task_spec.bpmn_id is not None)

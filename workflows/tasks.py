@@ -80,13 +80,14 @@ def complete(env: Env, task_id: int, data: dict | None = None) -> HumanTask:
     _close(env, row, behalf, form_data.get("decision"))
     run_engine(env, instance, workflow)
     action = form_data.get("decision") or "complete"
-    # Recorded before the save, so that one flush writes the instance once.
+    # Recorded before the save, so that one flush writes the instance once and the
+    # notifications in one statement.
     audit.record(
         env, instance, action, task=row, comment=form_data.get("comment"), before=before,
         after=_after(instance, workflow), on_behalf_of_id=behalf, details={"data": form_data},
     )  # fmt: skip
-    save(env, instance, workflow)
     _tell_applicant(env, instance, row, action)
+    save(env, instance, workflow)
     return row
 
 
