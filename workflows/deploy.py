@@ -21,7 +21,7 @@ from workflows import spiff
 from workflows.errors import InvalidBpmn
 from workflows.identity import Role
 from workflows.models import DecisionDefinition, ProcessDefinition
-from workflows.registry import ACTIONS
+from workflows.registry import action_names
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -100,7 +100,7 @@ def _check_elements(name: str, root) -> None:
     """What the schema cannot check: user tasks sit in a lane that names a role, forms and
     service actions are registered."""
     lanes = _lanes(root)
-    forms = form_names()
+    forms, actions = form_names(), action_names()
     for task in root.iterfind(".//bpmn:userTask", NS):
         element = task.get("id")
         if lanes.get(element) not in ROLES:
@@ -109,7 +109,7 @@ def _check_elements(name: str, root) -> None:
         if form is not None and form not in forms:
             _refuse(name, task, f"user task {element} names an unknown form {form!r}")
     for operator in root.iterfind(".//spiff:serviceTaskOperator", NS):
-        if operator.get("id") not in ACTIONS:
+        if operator.get("id") not in actions:
             _refuse(name, operator, f"unknown service action {operator.get('id')!r}")
     for start in root.iterfind(".//bpmn:process/bpmn:startEvent", NS):
         form = _property(start, "form")

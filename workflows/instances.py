@@ -59,8 +59,8 @@ def start_instance(
     )
     env.session.add(instance)
     env.session.flush()
-    system = {"business_key": business_key, "starter_id": env.user.id}
-    system["department_id"] = department_id
+    system = {"instance_id": instance.id, "business_key": business_key}
+    system |= {"starter_id": env.user.id, "department_id": department_id}
     specs = spiff.load_specs(definition)
     workflow = spiff.new_workflow(specs, {**form_data, **system}, spiff.CardOfficeScriptEngine())
     audit.record(env, instance, "start", after="started", details={"version": definition.version})

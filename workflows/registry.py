@@ -8,9 +8,6 @@ the operator's `resultVariable`. A DomainError or any other exception makes an i
 
 from collections.abc import Callable
 
-from workflows import identity
-from workflows.context import Env
-
 Action = Callable[..., object]
 
 ACTIONS: dict[str, Action] = {}
@@ -30,11 +27,15 @@ def action(name: str) -> Callable[[Action], Action]:
 
 def get_action(name: str) -> Action | None:
     """The function registered as `name`, or None."""
+    _load_builtin_actions()
     return ACTIONS.get(name)
 
 
-@action("engine.users_with_role")
-def users_with_role(env: Env, role: str, department_id: int | None = None) -> list[int]:
-    """The ids of active users holding `role` for the department (or for every department):
-    the candidates of an all-sign (会签) or any-sign (或签) step."""
-    return identity.user_ids_with_role(env.session, role, department_id)
+def action_names() -> set[str]:
+    """Every registered action's name."""
+    _load_builtin_actions()
+    return set(ACTIONS)
+
+
+def _load_builtin_actions() -> None:
+    from workflows import actions  # noqa: F401  (registers the engine's own actions)

@@ -146,7 +146,7 @@ def test_changed_file_is_a_new_version_and_running_instances_stay(
         ),
         pytest.param(
             "approval.bpmn", 'serviceTaskOperator id="test.issue_card"',
-            'serviceTaskOperator id="test.no_such_action"', "serviceTaskOperator id=",
+            'serviceTaskOperator id="test.no_such_action"', "test.no_such_action",
             "test.no_such_action", id="unknown-service-action",
         ),
     ],

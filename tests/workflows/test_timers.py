@@ -19,7 +19,14 @@ from workflows import instances, runtime, tasks, timers
 from workflows.context import Env
 from workflows.deploy import deploy_directory
 from workflows.identity import Role, RoleGrant, User
-from workflows.models import AuditEntry, HumanTask, InstanceStatus, TaskState, Timer
+from workflows.models import (
+    AuditEntry,
+    HumanTask,
+    InstanceStatus,
+    Notification,
+    TaskState,
+    Timer,
+)
 
 DAY = timedelta(days=1)
 
@@ -131,6 +138,11 @@ def test_the_boundary_timer_is_the_review_due_date(db_session, deployed, people,
     (row,) = timer_rows(db_session, instance.id)
     assert (row.state, row.fired_at) == (TaskState.COMPLETED, later)
     assert instance.status == InstanceStatus.RUNNING
+    # Escalation: the overdue review's approver is told (engine.remind_overdue).
+    overdue = select(Notification.user_id).where(
+        Notification.instance_id == instance.id, Notification.kind == "overdue"
+    )
+    assert db_session.scalars(overdue).all() == [people["approver"].id]
 
     # Deciding in time closes the timer without firing it.
     with travel(NOW):
