@@ -229,10 +229,12 @@ def terminate(env: Env, instance_id: int, reason: str = "") -> ProcessInstance:
 
 
 def retry_incident(env: Env, incident_id: int) -> Incident:
-    """Administrator: run the failed step again; on success the request goes on."""
+    """Administrator: run the failed step again; on success the request goes on. A
+    suspended request must be resumed first."""
     permissions.require_admin(env)
     incident = _open_incident(env, incident_id)
     instance = incident.instance
+    require_status(instance, (InstanceStatus.INCIDENT,), "重试", "retried")
     workflow = open_workflow(env, instance)
     task = spiff.find_task(workflow, incident.spiff_task_id)
     if task is not None and task.state == spiff.TaskState.ERROR:

@@ -9,7 +9,7 @@ from ledger.check import check_ledger
 from ledger.models.cards import Card
 from tests.workflows import support
 from workflows import instances, runtime, tasks
-from workflows.errors import NotAllowed, NotFound
+from workflows.errors import NotAllowed, NotFound, WrongInstanceState
 from workflows.models import AuditEntry, Incident, IncidentState, InstanceStatus, TaskState
 
 LEDGER_TABLES = (
@@ -145,3 +145,19 @@ def test_tasks_decided_before_the_incident_stay_completed(db_session, failing):
         ("dept_review", TaskState.COMPLETED, "approve"),
         ("office_review", TaskState.COMPLETED, "approve"),
     ]
+
+
+def test_a_suspended_request_is_resumed_before_its_retry(db_session, failing, people, env_for):
+    instance, person, before = failing
+    admin = env_for(people["admin"])
+    incident = runtime.open_incident_of(db_session, instance.id)
+    instances.suspend(admin, instance.id, "核查中")
+    with pytest.raises(WrongInstanceState):
+        instances.retry_incident(admin, incident.id)
+    assert (instance.status, incident.attempts) == (InstanceStatus.SUSPENDED, 1)
+    assert ledger_snapshot(db_session) == before
+    instances.resume(admin, instance.id)
+    assert instance.status == InstanceStatus.INCIDENT
+    instances.retry_incident(admin, incident.id)
+    assert instance.status == InstanceStatus.COMPLETED
+    assert len(cards_of(db_session, person.id)) == 1
