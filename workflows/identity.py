@@ -81,7 +81,7 @@ class User(Base):
     grants: Mapped[list["RoleGrant"]] = relationship(
         back_populates="user",
         cascade="all, delete-orphan",
-        lazy="selectin",
+        lazy="joined",  # every request loads its user with the grants: one statement
         order_by="RoleGrant.id",
     )
 
@@ -203,7 +203,6 @@ def absent_users(session: Session, substitute_id: int, today: date) -> list[User
             Substitution.starts_on <= today,
             Substitution.ends_on >= today,
         )
-        .distinct()
         .order_by(User.id)
     )
-    return list(session.scalars(query))
+    return list(session.scalars(query).unique())

@@ -46,7 +46,7 @@ def create(username: str, password: str, display_name: str | None, roles) -> Non
 @group.command("list")
 def list_users() -> None:
     """List users: username, display name, active or not, roles."""
-    for user in db.session.scalars(select(User).order_by(User.username)):
+    for user in db.session.scalars(select(User).order_by(User.username)).unique():
         state = "active" if user.active else "inactive"
         roles = ",".join(grant.scope for grant in user.grants) or "-"
         click.echo(f"{user.username}\t{user.display_name}\t{state}\t{roles}")

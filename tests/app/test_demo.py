@@ -28,7 +28,7 @@ def test_demo_load_is_complete_and_idempotent(app):
         assert count(Kiosk, Kiosk.kind == KioskKind.REISSUE) == 3
         places = set(db.session.scalars(select(Merchant.location)))
         assert {"第一食堂", "第二食堂", "第三食堂", "图书馆", "校医院"} <= places
-        roles = {g.role for u in db.session.scalars(select(User)) for g in u.grants}
+        roles = {g.role for u in db.session.scalars(select(User)).unique() for g in u.grants}
         assert roles == set(Role)
         assert check_ledger(db.session) == []
         cards = count(Card)
