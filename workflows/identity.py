@@ -110,6 +110,16 @@ class User(Base):
             for grant in self.grants
         )
 
+    def acts_for(self, role: Role | str, department_id: int | None) -> bool:
+        """Whether the user may act for `role` in exactly this scope: a grant for the
+        department or for every department; with no department, only the latter. (The
+        inbox and the candidates of a task read grants the same way.)"""
+        role = Role(role)
+        return any(
+            grant.role == role and grant.department_id in (None, department_id)
+            for grant in self.grants
+        )
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username}>"
 

@@ -23,6 +23,8 @@ from workflows.notify import notify
 from workflows.runtime import get_instance, open_workflow, require_status, run_engine, save
 
 LIVE = (InstanceStatus.RUNNING, InstanceStatus.RETURNED)
+#: The engine's own actions (look-ups, reminders) carry nothing out in the ledger.
+ENGINE_ACTIONS = "engine."
 
 
 def start_instance(
@@ -71,7 +73,7 @@ def start_instance(
 
 def _require_start_role(env: Env, definition, department_id: int | None) -> None:
     role = definition.start_role
-    if role is not None and not env.user.has_role(role, department_id):
+    if role is None or not env.user.acts_for(role, department_id):
         raise NotAllowed(
             reason_zh=f"您没有发起“{definition.name}”的角色",
             reason_en=f"your roles do not include starting '{definition.name}'",
@@ -96,7 +98,7 @@ def withdraw(env: Env, instance_id: int, reason: str = "") -> ProcessInstance:
     permissions.require_starter(env, instance)
     require_status(instance, LIVE, "撤回", "withdrawn")
     workflow = open_workflow(env, instance)
-    if spiff.carried_out_actions(workflow, ignore_prefix="engine."):
+    if spiff.carried_out_actions(workflow.get_tasks(), ENGINE_ACTIONS):
         raise NotAllowed(
             reason_zh="申请已开始办理，不能撤回",
             reason_en="the request is already being carried out",

@@ -13,22 +13,36 @@ def qualifies(user: User, row: HumanTask) -> bool:
     """Whether `user` may act on the task in their own right."""
     if row.assignee_id is not None:
         return row.assignee_id == user.id
-    return row.candidate_role is not None and user.has_role(
+    return row.candidate_role is not None and user.acts_for(
         row.candidate_role, row.candidate_department_id
     )
 
 
 def acting_for(env: Env, row: HumanTask) -> int | None:
     """None if the acting user may act on the task themselves, else the id of the absent user
-    they stand in for; NotAllowed if neither."""
+    they stand in for; NotAllowed if neither, or if that person filed the request and the
+    task is an approval (in another lane than the one the request was filed from)."""
     if qualifies(env.user, row):
-        return None
-    for absent in identity.absent_users(env.session, env.user.id, env.today):
-        if qualifies(absent, row):
-            return absent.id
-    raise NotAllowed(
-        reason_zh=f"您不是任务“{row.title}”的处理人", reason_en=f"you cannot act on '{row.title}'"
-    )
+        behalf = None
+    else:
+        absent = identity.absent_users(env.session, env.user.id, env.today)
+        behalf = next((user.id for user in absent if qualifies(user, row)), 0)
+        if not behalf:
+            raise NotAllowed(
+                reason_zh=f"您不是任务“{row.title}”的处理人",
+                reason_en=f"you cannot act on '{row.title}'",
+            )
+    if _own_request(row, (env.user.id, behalf)):
+        raise NotAllowed(
+            reason_zh="申请人不能审批自己的申请", reason_en="nobody approves their own request"
+        )
+    return behalf
+
+
+def _own_request(row: HumanTask, people: tuple) -> bool:
+    instance = row.instance
+    own_lane = row.candidate_role is None or row.candidate_role == instance.definition.start_role
+    return not own_lane and instance.started_by_id in people
 
 
 def require_admin(env: Env) -> None:

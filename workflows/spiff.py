@@ -246,13 +246,24 @@ def completed_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
     return sorted(tasks, key=lambda t: t.last_state_change)
 
 
-def carried_out_actions(workflow: BpmnWorkflow, ignore_prefix: str = "") -> list[str]:
-    """The service actions of completed service tasks, but those named `ignore_prefix...`."""
+def carried_out_actions(tasks, ignore_prefix: str = "") -> list[str]:
+    """The service actions of the completed service tasks among `tasks` (a workflow's
+    `get_tasks()`, or a task, whose iteration walks its descendants), but those named
+    `ignore_prefix...`."""
     names = (
         getattr(task.task_spec, "operation_name", None)
-        for task in workflow.get_tasks(state=TaskState.COMPLETED)
+        for task in tasks
+        if task.state == TaskState.COMPLETED
     )
     return [n for n in names if n and not (ignore_prefix and n.startswith(ignore_prefix))]
+
+
+def multi_instance_siblings(task: Task) -> list[Task]:
+    """The other instances of the multi-instance step `task` belongs to (none otherwise)."""
+    parent = task.parent
+    if parent is None or getattr(parent.task_spec, "input_item", None) is None:
+        return []
+    return [child for child in parent.children if child.id != task.id]
 
 
 def start_task(workflow: BpmnWorkflow) -> Task:

@@ -10,6 +10,7 @@ from workflows import audit, permissions, runtime, spiff
 from workflows.context import Env
 from workflows.errors import InvalidInput, NotAllowed, NotFound, TaskNotReady
 from workflows.formdata import validated
+from workflows.instances import ENGINE_ACTIONS
 from workflows.models import (
     HumanTask,
     InstanceStatus,
@@ -76,6 +77,7 @@ def complete(env: Env, task_id: int, data: dict | None = None) -> HumanTask:
     workflow = open_workflow(env, instance)
     before = spiff.status_text(workflow)
     task = spiff.find_task(workflow, row.spiff_task_id)
+    _one_vote_each(env, task, {env.user.id, behalf}, holding=False)
     spiff.complete_user_task(task, form_data)
     _close(env, row, behalf, form_data.get("decision"))
     run_engine(env, instance, workflow)
@@ -138,6 +140,7 @@ def return_task(env: Env, task_id: int, reason: str, to: str = SUBMITTER) -> Hum
     workflow = open_workflow(env, instance)
     before = spiff.status_text(workflow)
     earlier = None if to == SUBMITTER else _earlier_task(workflow, to)  # refused before changes
+    _refuse_undoing(earlier or spiff.start_task(workflow))
     _close(env, row, behalf, "return")
     if earlier is None:
         _return_to_submitter(env, instance, workflow)
@@ -155,6 +158,16 @@ def return_task(env: Env, task_id: int, reason: str, to: str = SUBMITTER) -> Hum
         f"Request {instance.business_key} was returned: {reason.strip()}",
     )  # fmt: skip
     return row
+
+
+def _refuse_undoing(target: spiff.Task) -> None:
+    """A return replays the process from `target`: refused if an action was carried out
+    since (it would run twice, and a withdrawal would no longer see it)."""
+    if spiff.carried_out_actions(target, ENGINE_ACTIONS):
+        raise NotAllowed(
+            reason_zh="此后已自动办理业务，不能退回到该步骤",
+            reason_en="an action was carried out after that step; it cannot be returned to",
+        )
 
 
 def _return_to_submitter(env: Env, instance: ProcessInstance, workflow) -> None:
@@ -231,11 +244,15 @@ def transfer(env: Env, task_id: int, to_user_id: int, comment: str = "") -> Huma
     row, instance = get_open_task(env, task_id)
     behalf = permissions.acting_for(env, row)
     target = _active_user(env, to_user_id)
-    if row.candidate_role and not target.has_role(row.candidate_role, row.candidate_department_id):
+    if row.candidate_role is None or not target.acts_for(
+        row.candidate_role, row.candidate_department_id
+    ):
         raise NotAllowed(
             reason_zh=f"{target.display_name} 没有处理此任务的角色",
             reason_en=f"{target.display_name} does not hold this task's role",
         )
+    workflow = open_workflow(env, instance)
+    _one_vote_each(env, spiff.find_task(workflow, row.spiff_task_id), {target.id}, holding=True)
     row.assignee_id, row.claimed_at, row.return_to_id = target.id, env.now, None
     audit.record(
         env, instance, "transfer", task=row, comment=comment, on_behalf_of_id=behalf,
@@ -272,6 +289,25 @@ def add_signer(
     _tell(env, signer, instance, row, "请您加签", "needs your signature")
     runtime.flush(env, instance)
     return row
+
+
+def _one_vote_each(env: Env, task: spiff.Task, people: set, holding: bool) -> None:
+    """In an all-sign or any-sign step each person has one vote: refuse if one of `people`
+    decided another instance of the step (or, with `holding`, holds one)."""
+    siblings = [str(t.id) for t in spiff.multi_instance_siblings(task)]
+    people = people - {None}
+    if not siblings:
+        return
+    rows = env.session.scalars(select(HumanTask).where(HumanTask.spiff_task_id.in_(siblings)))
+    for other in rows:
+        decided = other.state == TaskState.COMPLETED and (
+            other.completed_by_id in people or other.on_behalf_of_id in people
+        )
+        held = holding and other.state == TaskState.OPEN and other.assignee_id in people
+        if decided or held:
+            raise NotAllowed(
+                reason_zh="会签/或签中每人只有一票", reason_en="one vote per person in this step"
+            )
 
 
 def _active_user(env: Env, user_id: int) -> User:
