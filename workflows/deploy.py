@@ -97,24 +97,44 @@ class _refusal:
 
 
 def _check_elements(name: str, root) -> None:
-    """What the schema cannot check: user tasks sit in a lane that names a role, forms and
-    service actions are registered."""
+    """What the schema cannot check: user tasks and start events sit in a lane that names a
+    role, forms and service actions are registered, expressions are plain (see
+    `spiff.unsafe_reason`), and no timer is a cycle."""
     lanes = _lanes(root)
     forms, actions = form_names(), action_names()
-    for task in root.iterfind(".//bpmn:userTask", NS):
-        element = task.get("id")
+    starts = root.iterfind(".//bpmn:process/bpmn:startEvent", NS)
+    for node in [*root.iterfind(".//bpmn:userTask", NS), *starts]:
+        element, form = node.get("id"), _property(node, "form")
         if lanes.get(element) not in ROLES:
-            _refuse(name, task, f"user task {element} is not in a lane whose id is a role")
-        form = _property(task, "form")
+            _refuse(name, node, f"{element} is not in a lane whose id is a role")
         if form is not None and form not in forms:
-            _refuse(name, task, f"user task {element} names an unknown form {form!r}")
+            _refuse(name, node, f"{element} names an unknown form {form!r}")
     for operator in root.iterfind(".//spiff:serviceTaskOperator", NS):
         if operator.get("id") not in actions:
             _refuse(name, operator, f"unknown service action {operator.get('id')!r}")
-    for start in root.iterfind(".//bpmn:process/bpmn:startEvent", NS):
-        form = _property(start, "form")
-        if form is not None and form not in forms:
-            _refuse(name, start, f"start event names an unknown form {form!r}")
+    for cycle in root.iterfind(".//bpmn:timeCycle", NS):
+        _refuse(name, cycle, "cycle timers are not supported; use a duration or a date")
+    _check_expressions(name, root)
+
+
+#: Elements whose text is an expression (eval) or a script (exec).
+_EXPRESSIONS = {
+    "conditionExpression": "eval", "completionCondition": "eval", "timeDuration": "eval",
+    "timeDate": "eval", "script": "exec",
+}  # fmt: skip
+
+
+def _check_expressions(name: str, root) -> None:
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue  # a comment
+        tag = etree.QName(node).localname
+        sources = [(node.text or "", _EXPRESSIONS[tag])] if tag in _EXPRESSIONS else []
+        if tag == "parameter" and node.get("value") is not None:
+            sources.append((node.get("value"), "eval"))
+        for source, mode in sources:
+            if source.strip() and (reason := spiff.unsafe_reason(source, mode)):
+                _refuse(name, node, f"expression {source.strip()[:60]!r}: {reason}")
 
 
 def _refuse(name: str, node, reason: str):

@@ -58,6 +58,16 @@ def _queue_mail(env: Env, ids: list[int], instance, text_zh: str, text_en: str) 
         env.session.info.setdefault(OUTBOX, []).append((env.config.mail, message))
 
 
+def queued_mail(session: Session) -> int:
+    """How many messages wait for the commit (a mark for `drop_mail_since`)."""
+    return len(session.info.get(OUTBOX, []))
+
+
+def drop_mail_since(session: Session, mark: int) -> None:
+    """Forget the messages queued after `mark` (their savepoint was rolled back)."""
+    del session.info.get(OUTBOX, [])[mark:]
+
+
 def send(settings: MailSettings, message: EmailMessage) -> None:
     """Send one message over SMTP."""
     with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:

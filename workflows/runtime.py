@@ -5,14 +5,15 @@ Saving is `UPDATE ... WHERE version = :seen` (SQLAlchemy's version counter): a w
 lost a race gets StaleInstance and its whole transaction rolls back.
 """
 
+import json
 from datetime import UTC
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflows import identity, spiff
+from workflows import audit, identity, spiff
 from workflows.context import Env
 from workflows.errors import NotFound, StaleInstance, WrongInstanceState
 from workflows.models import (
@@ -26,7 +27,7 @@ from workflows.models import (
     TaskState,
     Timer,
 )
-from workflows.notify import notify
+from workflows.notify import drop_mail_since, notify, queued_mail
 from workflows.registry import get_action
 
 STATUS_ZH = {
@@ -76,14 +77,20 @@ class _Failure(Exception):
 
 
 def _dispatcher(env: Env):
-    def dispatch(name: str, params: dict, task):
+    def dispatch(name: str, params: dict, task) -> str:
         fn = get_action(name)
+        mark = queued_mail(env.session)
         try:
             if fn is None:
                 raise LookupError(f"no service action is registered as {name!r}")
-            with env.session.begin_nested():  # the action's writes go if it fails
-                return fn(env, **params)
+            # The action's writes, and mail it queued, go if it fails; its result must
+            # serialize before they are kept.
+            with env.session.begin_nested():
+                return json.dumps(fn(env, **params))
+        except OperationalError:
+            raise  # a deadlock or a lost connection: the request fails and may be retried
         except Exception as exc:
+            drop_mail_since(env.session, mark)
             raise _Failure(name, task, exc) from exc
 
     return dispatch
@@ -95,6 +102,8 @@ def run_engine(env: Env, instance: ProcessInstance, workflow) -> Incident | None
     workflow.script_engine.dispatch = _dispatcher(env)
     try:
         spiff.advance(workflow)
+    except OperationalError:
+        raise
     except Exception as exc:  # any failing step, a script as much as a ledger action
         return _open_incident(env, instance, exc)
     return None
@@ -120,7 +129,12 @@ def _open_incident(env: Env, instance: ProcessInstance, exc: Exception) -> Incid
     incident.action = failure.action if failure else None
     incident.error = error[:4000]
     incident.updated_at = env.now
-    instance.status = InstanceStatus.INCIDENT
+    before, instance.status = instance.status.value, InstanceStatus.INCIDENT
+    audit.record(
+        env, instance, "incident", comment=incident.error, before=before, after="incident",
+        details={"task": incident.task_name, "action": incident.action,
+                 "attempts": incident.attempts},
+    )  # fmt: skip
     return incident
 
 
@@ -152,7 +166,7 @@ def save(env: Env, instance: ProcessInstance, workflow, assign: dict | None = No
     with env.session.no_autoflush:
         live = instance.status in (InstanceStatus.RUNNING, InstanceStatus.INCIDENT)
         sync_tasks(env, instance, workflow if live else None, assign or {})
-        sync_timers(env, instance, workflow if instance.status not in ENDED else None)
+        sync_timers(env, instance, workflow, ended=instance.status in ENDED)
     flush(env, instance)
 
 
@@ -261,13 +275,12 @@ def _tell_new_task(env: Env, instance: ProcessInstance, row: HumanTask) -> None:
     )  # fmt: skip
 
 
-def sync_timers(env: Env, instance: ProcessInstance, workflow) -> None:
-    """Record each waiting timer with its due time; close the ones fired or gone."""
-    waiting = (
-        {key: (name, due) for key, name, due in spiff.waiting_timers(workflow)}
-        if (workflow is not None)
-        else {}
-    )
+def sync_timers(env: Env, instance: ProcessInstance, workflow, ended: bool) -> None:
+    """Record each waiting timer with its due time; close the others, as fired if their
+    timer event completed and as cancelled if it was cancelled or reset away."""
+    waiting = {} if ended else {
+        key: (name, due) for key, name, due in spiff.waiting_timers(workflow)
+    }  # fmt: skip
     if not waiting and instance.next_timer_at is None:
         return
     rows = env.session.scalars(
@@ -275,7 +288,8 @@ def sync_timers(env: Env, instance: ProcessInstance, workflow) -> None:
     ).all()
     for row in rows:
         if row.spiff_task_id not in waiting:
-            fired = row.due_at <= env.now
+            task = spiff.find_task(workflow, row.spiff_task_id)
+            fired = task is not None and task.state == spiff.TaskState.COMPLETED
             row.state = TaskState.COMPLETED if fired else TaskState.CANCELLED
             row.fired_at = env.now if fired else None
     known = {row.spiff_task_id for row in rows}
