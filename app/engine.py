@@ -4,6 +4,7 @@ current user, and deploying `bpmn/` when the app starts."""
 import logging
 from datetime import UTC, datetime
 
+import click
 from flask import Flask, current_app
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -43,10 +44,21 @@ def deploy_bpmn(app: Flask) -> list:
         return deploy_directory(db.session, app.config["BPMN_DIR"])
 
 
+def _cli_command_other_than_run() -> bool:
+    """Whether a `flask` command other than `run` builds the app: `flask workflows deploy`
+    reports its own deployment, and `flask db upgrade` runs before the tables exist."""
+    context = click.get_current_context(silent=True)
+    names = set()
+    while context is not None:
+        names.add(context.info_name)
+        context = context.parent
+    return bool(names) and "run" not in names
+
+
 def deploy_on_start(app: Flask) -> None:
     """Deploy at start-up unless DEPLOY_BPMN_ON_START is off. A broken file, or a database
     not yet migrated, is logged and the app starts on what is already deployed."""
-    if not app.config.get("DEPLOY_BPMN_ON_START"):
+    if not app.config.get("DEPLOY_BPMN_ON_START") or _cli_command_other_than_run():
         return
     try:
         for result in deploy_bpmn(app):

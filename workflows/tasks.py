@@ -41,24 +41,27 @@ def get_open_task(env: Env, task_id: int) -> tuple[HumanTask, ProcessInstance]:
 
 
 def claim(env: Env, task_id: int) -> HumanTask:
-    """Take a group task as one's own."""
+    """Take a group task as one's own (a substitute claims it for the absent user, so that it
+    stays theirs when they are back)."""
     row, instance = get_open_task(env, task_id)
     if row.assignee_id is not None:
         raise NotAllowed(reason_zh="任务已被他人认领", reason_en="the task is already claimed")
     behalf = permissions.acting_for(env, row)
-    row.assignee_id, row.claimed_at = env.user.id, env.now
+    row.assignee_id, row.claimed_at = behalf or env.user.id, env.now
     audit.record(env, instance, "claim", task=row, on_behalf_of_id=behalf)
     runtime.flush(env, instance)
     return row
 
 
 def unclaim(env: Env, task_id: int) -> HumanTask:
-    """Give a claimed task back to the group."""
+    """Give a claimed task back to the group (not one assigned by the process or an added
+    signature)."""
     row, instance = get_open_task(env, task_id)
-    if row.assignee_id != env.user.id or row.claimed_at is None:
+    if row.assignee_id is None or row.claimed_at is None:
         raise NotAllowed(reason_zh="只能退回自己认领的任务", reason_en="not a task you claimed")
+    behalf = permissions.acting_for(env, row)
     row.assignee_id, row.claimed_at = None, None
-    audit.record(env, instance, "unclaim", task=row)
+    audit.record(env, instance, "unclaim", task=row, on_behalf_of_id=behalf)
     runtime.flush(env, instance)
     return row
 
@@ -281,7 +284,7 @@ def add_signer(
         details["data"] = form_data = validated(row.form, data)
         if form_data.get("decision") == "reject":
             raise InvalidInput(reason_zh="驳回无需加签", reason_en="a rejection needs no signer")
-    row.assignee_id, row.claimed_at = signer.id, env.now
+    row.assignee_id, row.claimed_at = signer.id, None  # the signer cannot unclaim it
     audit.record(
         env, instance, f"add_signer_{position}", task=row, on_behalf_of_id=behalf,
         comment=(data or {}).get("comment"), details=details,

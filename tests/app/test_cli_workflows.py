@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 from sqlalchemy import func, select
 
@@ -98,3 +99,20 @@ def test_start_up_survives_a_broken_file(bpmn_dir, tmp_path, caplog):
     app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url, **settings})
     assert app is not None
     assert "BPMN not deployed" in caplog.text and "broken.bpmn" in caplog.text
+
+
+@pytest.mark.parametrize(("command", "deploys"), [("run", True), ("upgrade", False)])
+def test_only_serving_deploys_at_start_up(bpmn_dir, tmp_path, command, deploys):
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    first = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url})
+    with first.app_context():
+        Base.metadata.create_all(db.engine)
+        db.engine.dispose()
+    settings = {"DEPLOY_BPMN_ON_START": True, "BPMN_DIR": str(bpmn_dir)}
+    parent = click.Context(click.Group("flask"), info_name="flask")
+    with click.Context(click.Command(command), parent=parent, info_name=command):
+        app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url, **settings})
+    with app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(ProcessDefinition))
+        db.engine.dispose()
+    assert (count > 0) is deploys

@@ -111,9 +111,12 @@ def test_substitution_claim_recorded_on_behalf(db_session, started, people, stan
     substitute(db_session, people["approver"], stand_in)
     row = the_task(db_session, started)
     tasks.claim(env_for(stand_in), row.id)
-    assert row.assignee_id == stand_in.id
+    # Claimed for the absent approver: theirs when they are back, the stand-in's meanwhile.
+    assert row.assignee_id == people["approver"].id
     entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "claim")).one()
     assert (entry.actor_id, entry.on_behalf_of_id) == (stand_in.id, people["approver"].id)
+    tasks.complete(env_for(stand_in), row.id, {"decision": "approve"})
+    assert (row.completed_by_id, row.on_behalf_of_id) == (stand_in.id, people["approver"].id)
 
 
 def test_substitution_by_a_role_holder_is_not_on_behalf(
