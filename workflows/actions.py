@@ -6,7 +6,7 @@ from workflows.context import Env
 from workflows.models import ProcessInstance
 from workflows.notify import notify
 from workflows.registry import action
-from workflows.runtime import holders, open_tasks
+from workflows.runtime import current_holders
 
 
 @action("engine.users_with_role")
@@ -21,9 +21,7 @@ def remind_overdue(env: Env, instance_id: int) -> dict:
     """Escalation from a due-date timer: tell everyone holding the request's open tasks that
     they are overdue. Returns who was told."""
     instance = env.session.get(ProcessInstance, instance_id)
-    people = sorted(
-        {uid for row in open_tasks(env.session, instance_id) for uid in holders(env.session, row)}
-    )
+    people = current_holders(env.session, instance_id)
     notify(
         env, people, instance, "overdue",
         f"已超期：请尽快处理申请 {instance.business_key}“{instance.title}”",

@@ -42,10 +42,24 @@ def start_instance(
     _require_start_role(env, definition, department_id)
     form_data = validated(definition.start_form, data)
     _require_new_key(env, process_id, business_key)
+    instance = _new_instance(env, definition, business_key, department_id, title)
+    env.session.add(instance)
+    runtime.flush(env, instance)
+    system = {"instance_id": instance.id, "business_key": business_key}
+    system |= {"starter_id": env.user.id, "department_id": department_id}
+    specs = spiff.load_specs(definition)
+    workflow = spiff.new_workflow(specs, {**form_data, **system}, spiff.CardOfficeScriptEngine())
+    audit.record(env, instance, "start", after="started", details={"version": definition.version})
+    run_engine(env, instance, workflow)
+    save(env, instance, workflow)
+    return instance
+
+
+def _new_instance(env: Env, definition, business_key: str, department_id, title):
     department = env.session.get(Department, department_id) if department_id else None
-    instance = ProcessInstance(
+    return ProcessInstance(
         definition=definition,
-        process_id=process_id,
+        process_id=definition.process_id,
         business_key=business_key,
         title=(title or definition.name)[:200],
         status=InstanceStatus.RUNNING,
@@ -59,16 +73,6 @@ def start_instance(
             "department": department.name_zh if department else None,
         },
     )
-    env.session.add(instance)
-    env.session.flush()
-    system = {"instance_id": instance.id, "business_key": business_key}
-    system |= {"starter_id": env.user.id, "department_id": department_id}
-    specs = spiff.load_specs(definition)
-    workflow = spiff.new_workflow(specs, {**form_data, **system}, spiff.CardOfficeScriptEngine())
-    audit.record(env, instance, "start", after="started", details={"version": definition.version})
-    run_engine(env, instance, workflow)
-    save(env, instance, workflow)
-    return instance
 
 
 def _require_start_role(env: Env, definition, department_id: int | None) -> None:
@@ -85,10 +89,7 @@ def _require_new_key(env: Env, process_id: str, business_key: str) -> None:
         ProcessInstance.process_id == process_id, ProcessInstance.business_key == business_key
     )
     if not business_key or env.session.scalar(query) is not None:
-        raise InvalidInput(
-            reason_zh=f"业务编号 {business_key} 为空或已被使用",
-            reason_en=f"business key {business_key!r} is empty or taken",
-        )
+        raise runtime.key_taken(business_key)
 
 
 def withdraw(env: Env, instance_id: int, reason: str = "") -> ProcessInstance:
@@ -108,10 +109,10 @@ def withdraw(env: Env, instance_id: int, reason: str = "") -> ProcessInstance:
 
 def _end(env: Env, instance, workflow, status, action: str, comment: str = ""):
     before = instance.status.value
-    waiting = _current_people(env, instance)
+    waiting = runtime.current_holders(env.session, instance.id)
     workflow.cancel()
     instance.status, instance.ended_at = status, env.now
-    for incident in env.session.scalars(_open_incidents(instance.id)):
+    if incident := runtime.open_incident_of(env.session, instance.id):
         incident.state, incident.updated_at = IncidentState.CANCELLED, env.now
     save(env, instance, workflow)
     audit.record(env, instance, action, comment=comment, before=before, after=status.value)
@@ -123,18 +124,6 @@ def _end(env: Env, instance, workflow, status, action: str, comment: str = ""):
     return instance
 
 
-def _open_incidents(instance_id: int):
-    return select(Incident).where(
-        Incident.instance_id == instance_id, Incident.state == IncidentState.OPEN
-    )
-
-
-def _current_people(env: Env, instance: ProcessInstance) -> list[int]:
-    """Who holds the instance now: assignees, or everyone who could claim its open tasks."""
-    rows = runtime.open_tasks(env.session, instance.id)
-    return [uid for row in rows for uid in runtime.holders(env.session, row)]
-
-
 def urge(env: Env, instance_id: int) -> list[int]:
     """催办: remind whoever holds the request; at most once per interval (an hour)."""
     instance = get_instance(env.session, instance_id)
@@ -144,7 +133,7 @@ def urge(env: Env, instance_id: int) -> list[int]:
     if last is not None and env.now < last + env.config.urge_interval:
         next_at = (last + env.config.urge_interval).astimezone(env.config.ledger.zone)
         raise UrgedTooOften(business_key=instance.business_key, next_at=f"{next_at:%H:%M}")
-    people = _current_people(env, instance)
+    people = runtime.current_holders(env.session, instance.id)
     instance.last_urged_at = env.now
     notify(
         env, people, instance, "urge",
@@ -234,7 +223,7 @@ def retry_incident(env: Env, incident_id: int) -> Incident:
     """Administrator: run the failed step again; on success the request goes on. A
     suspended request must be resumed first."""
     permissions.require_admin(env)
-    incident = _open_incident(env, incident_id)
+    incident = _incident_to_handle(env, incident_id)
     instance = incident.instance
     require_status(instance, (InstanceStatus.INCIDENT,), "重试", "retried")
     workflow = open_workflow(env, instance)
@@ -257,11 +246,11 @@ def retry_incident(env: Env, incident_id: int) -> Incident:
 def cancel_incident(env: Env, incident_id: int, reason: str = "") -> ProcessInstance:
     """Administrator: give up on the failed step and terminate the request."""
     permissions.require_admin(env)
-    incident = _open_incident(env, incident_id)
+    incident = _incident_to_handle(env, incident_id)
     return terminate(env, incident.instance_id, reason)
 
 
-def _open_incident(env: Env, incident_id: int) -> Incident:
+def _incident_to_handle(env: Env, incident_id: int) -> Incident:
     incident = env.session.get(Incident, incident_id)
     if incident is None or incident.state != IncidentState.OPEN:
         raise NotFound(what_zh="未处理的故障", what_en="open incident", key=incident_id)

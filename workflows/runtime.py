@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from workflows import audit, identity, spiff
 from workflows.context import Env
-from workflows.errors import NotFound, StaleInstance, WrongInstanceState
+from workflows.errors import InvalidInput, NotFound, StaleInstance, WrongInstanceState
 from workflows.models import (
     ENDED,
     HumanTask,
@@ -62,7 +62,7 @@ def require_status(instance: ProcessInstance, allowed, action_zh: str, action_en
 
 
 def open_workflow(env: Env, instance: ProcessInstance) -> spiff.BpmnWorkflow:
-    """The instance's workflow, its service tasks dispatched to the registered actions."""
+    """The instance's workflow (`run_engine` gives it the dispatcher of service actions)."""
     definition = instance.definition
     specs = spiff.load_specs(definition)
     return spiff.load_workflow(instance.state, specs, spiff.CardOfficeScriptEngine())
@@ -105,11 +105,11 @@ def run_engine(env: Env, instance: ProcessInstance, workflow) -> Incident | None
     except OperationalError:
         raise
     except Exception as exc:  # any failing step, a script as much as a ledger action
-        return _open_incident(env, instance, exc)
+        return _record_incident(env, instance, exc)
     return None
 
 
-def _open_incident(env: Env, instance: ProcessInstance, exc: Exception) -> Incident:
+def _record_incident(env: Env, instance: ProcessInstance, exc: Exception) -> Incident:
     failure = exc if isinstance(exc, _Failure) else _find_failure(exc)
     cause = failure.cause if failure else exc
     task = failure.task if failure else getattr(exc, "task", None)
@@ -180,9 +180,19 @@ def flush(env: Env, instance: ProcessInstance) -> None:
     except StaleDataError:
         raise StaleInstance(business_key=business_key) from None
     except IntegrityError as exc:
+        if "uq_process_instances_key" in str(exc.orig):  # filed twice at once
+            raise key_taken(business_key) from None
         if "uq_audit_entries_seq" not in str(exc.orig):
             raise
         raise StaleInstance(business_key=business_key) from None
+
+
+def key_taken(business_key: str) -> InvalidInput:
+    """The error for a business key that is empty or already used by the process."""
+    return InvalidInput(
+        reason_zh=f"业务编号 {business_key} 为空或已被使用",
+        reason_en=f"business key {business_key!r} is empty or taken",
+    )
 
 
 def open_tasks(
@@ -264,6 +274,12 @@ def holders(session: Session, row: HumanTask) -> list[int]:
     if row.candidate_role is None:
         return []
     return identity.user_ids_with_role(session, row.candidate_role, row.candidate_department_id)
+
+
+def current_holders(session: Session, instance_id: int) -> list[int]:
+    """Who holds the instance now: for each open task, its `holders`, once each."""
+    rows = open_tasks(session, instance_id)
+    return sorted({uid for row in rows for uid in holders(session, row)})
 
 
 def _tell_new_task(env: Env, instance: ProcessInstance, row: HumanTask) -> None:
