@@ -87,10 +87,10 @@ def _dispatcher(env: Env):
             # serialize before they are kept.
             with env.session.begin_nested():
                 return json.dumps(fn(env, **params))
-        except OperationalError:
-            raise  # a deadlock or a lost connection: the request fails and may be retried
         except Exception as exc:
             drop_mail_since(env.session, mark)
+            if isinstance(exc, OperationalError):
+                raise
             raise _Failure(name, task, exc) from exc
 
     return dispatch
@@ -102,15 +102,15 @@ def run_engine(env: Env, instance: ProcessInstance, workflow) -> Incident | None
     workflow.script_engine.dispatch = _dispatcher(env)
     try:
         spiff.advance(workflow)
-    except OperationalError:
-        raise
     except Exception as exc:  # any failing step, a script as much as a ledger action
+        if _in_chain(exc, OperationalError):
+            raise  # a deadlock or a lost connection: the request fails and may be retried
         return _record_incident(env, instance, exc)
     return None
 
 
 def _record_incident(env: Env, instance: ProcessInstance, exc: Exception) -> Incident:
-    failure = exc if isinstance(exc, _Failure) else _find_failure(exc)
+    failure = _in_chain(exc, _Failure)
     cause = failure.cause if failure else exc
     task = failure.task if failure else getattr(exc, "task", None)
     error = (
@@ -138,10 +138,11 @@ def _record_incident(env: Env, instance: ProcessInstance, exc: Exception) -> Inc
     return incident
 
 
-def _find_failure(exc: BaseException) -> _Failure | None:
+def _in_chain(exc: BaseException, kind: type):
+    """The first exception of `kind` among `exc` and its causes (SpiffWorkflow may wrap)."""
     seen = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, _Failure):
+        if isinstance(exc, kind):
             return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__

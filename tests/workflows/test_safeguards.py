@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from ledger.models.cards import Card
 from ledger.ops.cards import issue_card
@@ -69,6 +70,12 @@ def _mail_then_fail(env, person_id: int):
     """Queues a mail, then fails."""
     notify.notify(env, [env.user.id], None, "note", "提醒", "note")
     raise RuntimeError("after queueing a mail")
+
+
+@action("test.deadlock")
+def _deadlock(env, person_id: int):
+    """Fails as the database does when it breaks a deadlock."""
+    raise OperationalError("UPDATE cards ...", {}, Exception("deadlock detected"))
 
 
 def deploy_action_first(session, action_id: str) -> str:
@@ -205,6 +212,14 @@ def test_mail_queued_by_a_failed_action_is_dropped(
     assert instance.status == InstanceStatus.INCIDENT
     assert notify.queued_mail(db_session) == 0
     db_session.info.pop(notify.OUTBOX, None)
+
+
+def test_a_deadlock_fails_the_request_instead_of_opening_an_incident(
+    db_session, deployed, people, env_for, person, dept
+):
+    pid = deploy_action_first(db_session, "test.deadlock")
+    with pytest.raises(OperationalError):
+        start(env_for(people["applicant"]), pid, person, dept)
 
 
 @pytest.mark.parametrize(
