@@ -78,41 +78,40 @@ def test_verify_audit_passes_on_an_empty_trail(cli):
     assert result.exit_code == 0 and "审计链校验通过" in result.output
 
 
-def test_the_app_deploys_bpmn_when_it_starts(bpmn_dir, tmp_path):
+@pytest.fixture
+def start_app(bpmn_dir, tmp_path):
+    """`start_app()`: build an app that deploys BPMN_DIR at start-up, on a SQLite file whose
+    tables exist; returns the names of the deployed processes."""
     url = f"sqlite:///{tmp_path}/start.sqlite3"
     first = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url})
     with first.app_context():
         Base.metadata.create_all(db.engine)
         db.engine.dispose()
     settings = {"DEPLOY_BPMN_ON_START": True, "BPMN_DIR": str(bpmn_dir)}
-    started = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url, **settings})
-    with started.app_context():
-        names = db.session.scalars(select(ProcessDefinition.process_id)).all()
-        db.engine.dispose()
-    assert "approval" in names
+
+    def start() -> list[str]:
+        app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url, **settings})
+        with app.app_context():
+            names = db.session.scalars(select(ProcessDefinition.process_id)).all()
+            db.engine.dispose()
+        return names
+
+    return start
 
 
-def test_start_up_survives_a_broken_file(bpmn_dir, tmp_path, caplog):
+def test_the_app_deploys_bpmn_when_it_starts(start_app):
+    assert "approval" in start_app()
+
+
+def test_start_up_survives_a_broken_file(bpmn_dir, start_app, caplog):
     (bpmn_dir / "broken.bpmn").write_text("<not-bpmn")
-    url = f"sqlite:///{tmp_path}/broken.sqlite3"
-    settings = {"DEPLOY_BPMN_ON_START": True, "BPMN_DIR": str(bpmn_dir)}
-    app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url, **settings})
-    assert app is not None
+    assert start_app() == []
     assert "BPMN not deployed" in caplog.text and "broken.bpmn" in caplog.text
 
 
 @pytest.mark.parametrize(("command", "deploys"), [("run", True), ("upgrade", False)])
-def test_only_serving_deploys_at_start_up(bpmn_dir, tmp_path, command, deploys):
-    url = f"sqlite:///{tmp_path}/cli.sqlite3"
-    first = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url})
-    with first.app_context():
-        Base.metadata.create_all(db.engine)
-        db.engine.dispose()
-    settings = {"DEPLOY_BPMN_ON_START": True, "BPMN_DIR": str(bpmn_dir)}
+def test_only_serving_deploys_at_start_up(start_app, command, deploys):
     parent = click.Context(click.Group("flask"), info_name="flask")
     with click.Context(click.Command(command), parent=parent, info_name=command):
-        app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url, **settings})
-    with app.app_context():
-        count = db.session.scalar(select(func.count()).select_from(ProcessDefinition))
-        db.engine.dispose()
-    assert (count > 0) is deploys
+        names = start_app()
+    assert bool(names) is deploys
