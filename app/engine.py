@@ -1,17 +1,15 @@
-"""The web's way into the engine: its settings from the Flask config, an `Env` for the
-current user, and deploying `bpmn/` when the app starts."""
+"""The web's way into the engine: its settings from the Flask config, and deploying `bpmn/`
+when the app starts."""
 
 import logging
-from datetime import UTC, datetime
 
 import click
 from flask import Flask, current_app
-from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from app.extensions import db
 from app.uow import unit_of_work
-from workflows.context import EngineConfig, Env, MailSettings
+from workflows.context import EngineConfig, MailSettings
 from workflows.deploy import deploy_directory
 from workflows.errors import InvalidBpmn
 
@@ -19,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def engine_config(app: Flask | None = None) -> EngineConfig:
-    """The engine's settings from the app's config (MAIL_*, BASE_URL, URGE_INTERVAL)."""
+    """The engine's settings from the app's config (MAIL_*, BASE_URL)."""
     config = (app or current_app).config
     mail = MailSettings(
         host=config.get("MAIL_SERVER"),
@@ -30,12 +28,6 @@ def engine_config(app: Flask | None = None) -> EngineConfig:
         starttls=bool(config.get("MAIL_STARTTLS", False)),
     )
     return EngineConfig(base_url=config.get("BASE_URL", EngineConfig.base_url), mail=mail)
-
-
-def env(user=None, now: datetime | None = None) -> Env:
-    """An Env for the logged-in user (or `user`), now, on the request's session."""
-    acting = user if user is not None else current_user._get_current_object()
-    return Env(db.session, acting, now or datetime.now(UTC), engine_config())
 
 
 def deploy_bpmn(app: Flask) -> list:

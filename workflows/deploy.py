@@ -7,6 +7,7 @@ naming the file, the line and the reason.
 """
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,28 +48,42 @@ def deploy_directory(session: Session, directory: str | Path) -> list[Deployed]:
     return deploy_sources(session, {p.name: p.read_bytes() for p in paths})
 
 
+@dataclass(frozen=True)
+class _Files:
+    """The files of one deployment: their bytes and their parsed XML, each parsed once."""
+
+    bpmn: dict[str, bytes]
+    dmn: dict[str, bytes]
+    roots: dict
+
+    @classmethod
+    def of(cls, sources: dict[str, bytes]) -> "_Files":
+        dmn = {name: text for name, text in sources.items() if name.endswith(".dmn")}
+        bpmn = {name: text for name, text in sources.items() if not name.endswith(".dmn")}
+        return cls(bpmn, dmn, {name: _xml(name, text) for name, text in sources.items()})
+
+
 def deploy_sources(session: Session, sources: dict[str, bytes]) -> list[Deployed]:
     """Deploy files given as {file name: content}; InvalidBpmn if any of them is refused."""
-    dmn = {name: text for name, text in sources.items() if name.endswith(".dmn")}
-    bpmn = {name: text for name, text in sources.items() if not name.endswith(".dmn")}
-    parser = _parse(bpmn, dmn)
-    results = [_deploy_decision(session, name, text) for name, text in dmn.items()]
-    for name, text in bpmn.items():
-        for process_id in _executable_process_ids(name, text):
-            results.append(_deploy_process(session, parser, name, process_id, bpmn, dmn))
+    files = _Files.of(sources)
+    parser = _parse(files)
+    results = [_deploy_decision(session, files, name) for name in files.dmn]
+    for name in files.bpmn:
+        for process_id in _executable_process_ids(files.roots[name]):
+            results.append(_deploy_process(session, parser, files, name, process_id))
     session.flush()
     return results
 
 
-def _parse(bpmn: dict[str, bytes], dmn: dict[str, bytes]):
+def _parse(files: _Files):
     parser = spiff.new_parser()
-    for name, text in dmn.items():
+    for name in files.dmn:
         with _refusal(name):
-            parser.add_dmn_xml(_xml(name, text), filename=name)
-    for name, text in bpmn.items():
+            parser.add_dmn_xml(files.roots[name], filename=name)
+    for name in files.bpmn:
         with _refusal(name):
-            parser.add_bpmn_xml(_xml(name, text), filename=name)
-        _check_elements(name, _xml(name, text))
+            parser.add_bpmn_xml(files.roots[name], filename=name)
+        _check_elements(name, files.roots[name])
     return parser
 
 
@@ -79,21 +94,15 @@ def _xml(name: str, text: bytes):
         raise InvalidBpmn(file=name, line=exc.lineno, reason=exc.msg) from None
 
 
-class _refusal:
+@contextmanager
+def _refusal(name: str):
     """Turns SpiffWorkflow's parse and validation errors into InvalidBpmn for `name`."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, _tb):
-        if isinstance(exc, ValidationException | SpiffWorkflowException):
-            line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", None) or "?"
-            reason = str(getattr(exc, "error_message", None) or exc).strip()
-            raise InvalidBpmn(file=self.name, line=line, reason=reason) from exc
-        return False
+    try:
+        yield
+    except (ValidationException, SpiffWorkflowException) as exc:
+        line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", None) or "?"
+        reason = str(getattr(exc, "error_message", None) or exc).strip()
+        raise InvalidBpmn(file=name, line=line, reason=reason) from exc
 
 
 def _check_elements(name: str, root) -> None:
@@ -156,8 +165,7 @@ def _property(node, name: str) -> str | None:
     return prop.get("value") if prop is not None else None
 
 
-def _executable_process_ids(name: str, text: bytes) -> list[str]:
-    root = etree.fromstring(text)
+def _executable_process_ids(root) -> list[str]:
     return [
         process.get("id")
         for process in root.iterfind("bpmn:process", NS)
@@ -172,17 +180,17 @@ def _digest(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
-def _deploy_process(session, parser, name, process_id, bpmn, dmn) -> Deployed:
+def _deploy_process(session, parser, files: _Files, name: str, process_id: str) -> Deployed:
     with _refusal(name):
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
-    files = {name} | {parser.get_process_parser(sub).filename for sub in subprocess_specs}
-    sources = {f: bpmn[f] for f in sorted(files)} | _called_tables(bpmn, files, dmn)
+    used = {name} | {parser.get_process_parser(sub).filename for sub in subprocess_specs}
+    sources = {f: files.bpmn[f] for f in sorted(used)} | _called_tables(files, used)
     content_hash = _digest(*(name.encode() + text for name, text in sources.items()))
     latest = _latest(session, ProcessDefinition, ProcessDefinition.process_id, process_id)
     if latest is not None and latest.content_hash == content_hash:
         return Deployed("process", process_id, latest.version, "unchanged")
-    root = etree.fromstring(bpmn[name])
+    root = files.roots[name]
     process = root.find(f"bpmn:process[@id='{process_id}']", NS)
     start = process.find("bpmn:startEvent", NS)
     lanes = _lanes(root)
@@ -202,8 +210,8 @@ def _deploy_process(session, parser, name, process_id, bpmn, dmn) -> Deployed:
     return Deployed("process", process_id, definition.version, _outcome(latest))
 
 
-def _deploy_decision(session, name: str, text: bytes) -> Deployed:
-    root = _xml(name, text)
+def _deploy_decision(session, files: _Files, name: str) -> Deployed:
+    root, text = files.roots[name], files.dmn[name]
     decision = root.find("dmn:decision", NS)
     if decision is None:
         decision = next((child for child in root if child.tag.endswith("decision")), None)
@@ -223,20 +231,23 @@ def _deploy_decision(session, name: str, text: bytes) -> Deployed:
     return Deployed("decision", decision_id, row.version, _outcome(latest))
 
 
-def _called_tables(bpmn: dict[str, bytes], files: set[str], dmn: dict[str, bytes]) -> dict:
-    """{name: text} of the DMN files defining a decision that `files` call: a changed table
-    makes new versions of the processes using it, and of no other."""
+def _called_tables(files: _Files, used: set[str]) -> dict:
+    """{name: text} of the DMN files defining a decision that the BPMN files `used` call: a
+    changed table makes new versions of the processes using it, and of no other."""
     called = {
         node.text.strip()
-        for f in files
-        for node in etree.fromstring(bpmn[f]).iterfind(".//spiff:calledDecisionId", NS)
+        for f in used
+        for node in files.roots[f].iterfind(".//spiff:calledDecisionId", NS)
         if node.text
     }
-    return {name: text for name, text in sorted(dmn.items()) if _decision_ids(text) & called}
+    return {
+        name: text
+        for name, text in sorted(files.dmn.items())
+        if _decision_ids(files.roots[name]) & called
+    }
 
 
-def _decision_ids(text: bytes) -> set[str]:
-    root = etree.fromstring(text)
+def _decision_ids(root) -> set[str]:
     return {child.get("id") for child in root if etree.QName(child).localname == "decision"}
 
 

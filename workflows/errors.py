@@ -3,7 +3,6 @@
 from ledger.errors import DomainError, InvalidInput, NotAllowed, NotFound
 
 __all__ = [
-    "ActionFailed",
     "DomainError",
     "FormInvalid",
     "InvalidBpmn",
@@ -64,11 +63,3 @@ class FormInvalid(DomainError):
         self.errors = errors
         super().__init__(form=form, fields=", ".join(sorted(map(str, errors))))
 
-
-class ActionFailed(DomainError):
-    """A service action raised; wraps the cause for the incident."""
-
-    status = 500
-    code = "action_failed"
-    zh = "自动处理“{action}”失败：{error}"
-    en = "The automatic step '{action}' failed: {error}"

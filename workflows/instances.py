@@ -140,9 +140,9 @@ def urge(env: Env, instance_id: int) -> list[int]:
         f"催办：请尽快处理申请 {instance.business_key}“{instance.title}”",
         f"Reminder: please act on request {instance.business_key} '{instance.title}'",
     )  # fmt: skip
-    audit.record(env, instance, "urge", details={"notified": sorted(set(people))})
+    audit.record(env, instance, "urge", details={"notified": people})
     runtime.flush(env, instance)
-    return sorted(set(people))
+    return people
 
 
 def copy_to(env: Env, instance_id: int, user_ids: list[int], comment: str = "") -> None:

@@ -7,6 +7,7 @@ halves what each save writes and reads.
 """
 
 import ast
+import builtins
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ __all__ = ["BpmnWorkflow", "Task", "TaskState"]
 
 #: What scripts, conditions and timer expressions may call: plain values only.
 SAFE_BUILTINS = {
-    name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
+    name: getattr(builtins, name)
     for name in (
         "abs", "all", "any", "bool", "dict", "enumerate", "float", "int", "len", "list",
         "max", "min", "range", "round", "set", "sorted", "str", "sum", "tuple", "zip",
