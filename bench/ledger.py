@@ -56,16 +56,26 @@ def seed(engine) -> tuple[list[str], list[str]]:
         terminals = []
         for m in range(MERCHANTS):
             admit_merchant(
-                ctx, code=f"BM{m}", name=f"食堂{m}", category=MerchantCategory.CANTEEN,
-                location="第一食堂", operator_department_id=dept.id,
-                supervising_department_id=dept.id, commercial=m % 2 == 0,
+                ctx,
+                code=f"BM{m}",
+                name=f"食堂{m}",
+                category=MerchantCategory.CANTEEN,
+                location="第一食堂",
+                operator_department_id=dept.id,
+                supervising_department_id=dept.id,
+                commercial=m % 2 == 0,
             )
             for t in range(TERMINALS_EACH):
                 register_terminal(ctx, f"BM{m}", f"BT{m}-{t}", TerminalKind.POS, "第一食堂")
                 terminals.append(f"BT{m}-{t}")
         people = [
-            Person(name=f"学生{i}", id_type="resident_id", id_number=f"B{i:017d}",
-                   category=PersonCategory.UNDERGRADUATE, department_id=dept.id)
+            Person(
+                name=f"学生{i}",
+                id_type="resident_id",
+                id_number=f"B{i:017d}",
+                category=PersonCategory.UNDERGRADUATE,
+                department_id=dept.id,
+            )
             for i in range(CARDS)
         ]
         session.add_all(people)
@@ -92,7 +102,10 @@ def _client(url: str, cards, terminals, seconds: float, start, counts) -> None:
         try:
             with session.begin():
                 purchase(
-                    ctx, rng.choice(cards), rng.choice(terminals), rng.randint(100, 1500),
+                    ctx,
+                    rng.choice(cards),
+                    rng.choice(terminals),
+                    rng.randint(100, 1500),
                     idempotency_key=uuid.uuid4().hex,
                 )
             done += 1
@@ -125,8 +138,20 @@ def pgbench_tps(url: URL, clients: int, seconds: float) -> float:
     """pgbench's tpcb-like transactions per second against the same server."""
     args = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username]
     run = subprocess.run(
-        ["pgbench", *args, "-c", str(clients), "-j", str(clients), "-T", str(int(seconds)),
-         url.database], capture_output=True, text=True, check=True,
+        [
+            "pgbench",
+            *args,
+            "-c",
+            str(clients),
+            "-j",
+            str(clients),
+            "-T",
+            str(int(seconds)),
+            url.database,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(re.search(r"tps = ([\d.]+)", run.stdout).group(1))
 
@@ -167,7 +192,8 @@ def main() -> None:
     args = ["-h", pgb.host, "-p", str(pgb.port or 5432), "-U", pgb.username]
     subprocess.run(
         ["pgbench", *args, "-i", "-q", "-s", str(opts.pgbench_scale), pgb.database],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     for clients in (1, 8):
         figures[f"pgbench_{clients}"] = pgbench_tps(pgb, clients, opts.seconds)

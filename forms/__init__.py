@@ -45,4 +45,4 @@ def form_names() -> set[str]:
 
 
 def _load_builtin_forms() -> None:
-    from forms import decision  # noqa: F401  (registers its forms)
+    from forms import cards, decision, merchants, temporary, termination  # noqa: F401

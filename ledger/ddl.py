@@ -15,6 +15,7 @@ from ledger.models.cards import FINAL_STATES
 APPEND_ONLY_TABLES = ("journal_entries", "postings", "card_events")
 _final_sql = ", ".join(f"'{s.value}'" for s in FINAL_STATES)
 
+
 def append_only(dialect: str, tables, function: str, label: str) -> list[str]:
     """Statements making `tables` refuse UPDATE and DELETE on `dialect` ('postgresql' or
     'sqlite'); on PostgreSQL through the trigger function `function`. Errors say `label`."""

@@ -9,14 +9,14 @@ from workflows.registry import action
 from workflows.runtime import current_holders
 
 
-@action("engine.users_with_role")
+@action("engine.users_with_role", inert=True)
 def users_with_role(env: Env, role: str, department_id: int | None = None) -> list[int]:
     """The ids of active users holding `role` for the department (or for every department):
     the candidates of an all-sign (会签) or any-sign (或签) step."""
     return identity.user_ids_with_role(env.session, role, department_id)
 
 
-@action("engine.remind_overdue")
+@action("engine.remind_overdue", inert=True)
 def remind_overdue(env: Env, instance_id: int) -> dict:
     """Escalation from a due-date timer: tell everyone holding the request's open tasks that
     they are overdue. Returns who was told."""

@@ -111,11 +111,13 @@ def _check_elements(name: str, root) -> None:
     `spiff.unsafe_reason`), and no timer is a cycle."""
     lanes = _lanes(root)
     forms, actions = form_names(), action_names()
-    starts = root.iterfind(".//bpmn:process/bpmn:startEvent", NS)
+    starts = list(root.iterfind(".//bpmn:process/bpmn:startEvent", NS))
     for node in [*root.iterfind(".//bpmn:userTask", NS), *starts]:
         element, form = node.get("id"), _property(node, "form")
         if lanes.get(element) not in ROLES:
             _refuse(name, node, f"{element} is not in a lane whose id is a role")
+        if not set(_extra_starters(node)) <= ROLES:
+            _refuse(name, node, f"{element}: start_roles must name roles")
         if form is not None and form not in forms:
             _refuse(name, node, f"{element} names an unknown form {form!r}")
     for operator in root.iterfind(".//spiff:serviceTaskOperator", NS):
@@ -129,7 +131,7 @@ def _check_elements(name: str, root) -> None:
 #: Elements whose text is an expression (eval) or a script (exec).
 _EXPRESSIONS = {
     "conditionExpression": "eval", "completionCondition": "eval", "timeDuration": "eval",
-    "timeDate": "eval", "script": "exec",
+    "timeDate": "eval", "script": "exec", "preScript": "exec", "postScript": "exec",
 }  # fmt: skip
 
 
@@ -158,6 +160,11 @@ def _lanes(root) -> dict[str, str]:
         for ref in lane.iterfind("bpmn:flowNodeRef", NS)
         if ref.text
     }
+
+
+def _extra_starters(node) -> list[str]:
+    """The roles a start event's `start_roles` property names (space-separated)."""
+    return (_property(node, "start_roles") or "").split()
 
 
 def _property(node, name: str) -> str | None:
@@ -205,9 +212,17 @@ def _deploy_process(session, parser, files: _Files, name: str, process_id: str) 
         lanes=lanes,
         start_form=_property(start, "form") if start is not None else None,
         start_role=lanes.get(start.get("id")) if start is not None else None,
+        start_roles=_start_roles(start, lanes),
     )
     session.add(definition)
     return Deployed("process", process_id, definition.version, _outcome(latest))
+
+
+def _start_roles(start, lanes: dict) -> list[str]:
+    if start is None or start.get("id") not in lanes:
+        return []
+    lane = lanes[start.get("id")]
+    return [lane, *(role for role in _extra_starters(start) if role != lane)]
 
 
 def _deploy_decision(session, files: _Files, name: str) -> Deployed:

@@ -62,4 +62,3 @@ class FormInvalid(DomainError):
     def __init__(self, form: str, errors: dict):
         self.errors = errors
         super().__init__(form=form, fields=", ".join(sorted(map(str, errors))))
-

@@ -20,11 +20,10 @@ from workflows.models import (
     User,
 )
 from workflows.notify import notify
+from workflows.registry import is_inert
 from workflows.runtime import get_instance, open_workflow, require_status, run_engine, save
 
 LIVE = (InstanceStatus.RUNNING, InstanceStatus.RETURNED)
-#: The engine's own actions (look-ups, reminders) carry nothing out in the ledger.
-ENGINE_ACTIONS = "engine."
 
 
 def start_instance(
@@ -76,8 +75,7 @@ def _new_instance(env: Env, definition, business_key: str, department_id, title)
 
 
 def _require_start_role(env: Env, definition, department_id: int | None) -> None:
-    role = definition.start_role
-    if role is None or not env.user.acts_for(role, department_id):
+    if not any(env.user.acts_for(role, department_id) for role in definition.start_roles):
         raise NotAllowed(
             reason_zh=f"您没有发起“{definition.name}”的角色",
             reason_en=f"your roles do not include starting '{definition.name}'",
@@ -94,12 +92,12 @@ def _require_new_key(env: Env, process_id: str, business_key: str) -> None:
 
 def withdraw(env: Env, instance_id: int, reason: str = "") -> ProcessInstance:
     """The applicant takes back a request still undecided: running or returned, with no
-    action carried out yet (the engine's own look-ups, `engine.*`, carry nothing out)."""
+    action carried out yet (inert look-ups and checks carry nothing out)."""
     instance = get_instance(env.session, instance_id)
     permissions.require_starter(env, instance)
     require_status(instance, LIVE, "撤回", "withdrawn")
     workflow = open_workflow(env, instance)
-    if spiff.carried_out_actions(workflow.get_tasks(), ENGINE_ACTIONS):
+    if spiff.carried_out_actions(workflow.get_tasks(), is_inert):
         raise NotAllowed(
             reason_zh="申请已开始办理，不能撤回",
             reason_en="the request is already being carried out",

@@ -61,8 +61,11 @@ class ProcessDefinition(Base):
     #: {BPMN element id: lane id}: the lane id is the role that acts there.
     lanes: Mapped[dict] = mapped_column(JSON)
     start_form: Mapped[str | None] = mapped_column(String(100))
-    #: The lane (role) of the start event: who may file this request.
+    #: The lane (role) of the start event.
     start_role: Mapped[str | None] = mapped_column(String(30))
+    #: Who may file this request: the start lane's role, and the roles the start event's
+    #: `start_roles` property adds (the card office filing at the counter, say).
+    start_roles: Mapped[list] = mapped_column(JSON, default=list)
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:
@@ -306,6 +309,9 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(20))
     text_zh: Mapped[str] = mapped_column(String(500))
     text_en: Mapped[str] = mapped_column(String(500))
+    #: Where to act on it when it is not an instance's: a path below the site, such as a
+    #: request form to start, pre-filled by its query (`/start/...?card_no=...`).
+    link: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
 

@@ -26,8 +26,10 @@ def notify(
     kind: str,
     text_zh: str,
     text_en: str,
+    link: str | None = None,
 ) -> list[Notification]:
-    """Tell each user (once) in the app, and by mail if configured."""
+    """Tell each user (once) in the app, and by mail if configured; `link`, a path below
+    the site, is where to act (an instance's page if not given)."""
     ids = sorted({uid for uid in user_ids if uid is not None})
     rows = [
         Notification(
@@ -36,19 +38,22 @@ def notify(
             kind=kind,
             text_zh=text_zh[:500],
             text_en=text_en[:500],
+            link=link,
             created_at=env.now,
         )
         for uid in ids
     ]
     env.session.add_all(rows)
     if env.config.mail.host and ids:
-        _queue_mail(env, ids, instance, text_zh, text_en)
+        _queue_mail(env, ids, instance, text_zh, text_en, link)
     return rows
 
 
-def _queue_mail(env: Env, ids: list[int], instance, text_zh: str, text_en: str) -> None:
+def _queue_mail(env: Env, ids: list[int], instance, text_zh: str, text_en: str, link) -> None:
     query = select(User.email).where(User.id.in_(ids), User.email.is_not(None))
-    link = f"{env.config.base_url}/instances/{instance.id}" if instance is not None else ""
+    if link is None and instance is not None:
+        link = f"/instances/{instance.id}"
+    link = f"{env.config.base_url}{link}" if link else ""
     for address in env.session.scalars(query):
         message = EmailMessage()
         message["From"] = env.config.mail.sender

@@ -41,7 +41,7 @@ def acting_for(env: Env, row: HumanTask) -> int | None:
 
 def _own_request(row: HumanTask, people: tuple) -> bool:
     instance = row.instance
-    own_lane = row.candidate_role is None or row.candidate_role == instance.definition.start_role
+    own_lane = row.candidate_role is None or row.candidate_role in instance.definition.start_roles
     return not own_lane and instance.started_by_id in people
 
 

@@ -4,6 +4,9 @@ function registered under that name, inside the request's transaction.
 
 An action is `fn(env, **params) -> JSON-able result`; the result lands in the task data under
 the operator's `resultVariable`. A DomainError or any other exception makes an incident.
+
+An action registered `inert=True` only reads (a look-up, a check, a reminder): a withdrawal or
+a return may pass over it, since running it again changes nothing.
 """
 
 from collections.abc import Callable
@@ -11,18 +14,27 @@ from collections.abc import Callable
 Action = Callable[..., object]
 
 ACTIONS: dict[str, Action] = {}
+INERT: set[str] = set()
 
 
-def action(name: str) -> Callable[[Action], Action]:
-    """Decorator: register `fn` as the service action `name`."""
+def action(name: str, *, inert: bool = False) -> Callable[[Action], Action]:
+    """Decorator: register `fn` as the service action `name` (`inert`: it changes nothing)."""
 
     def register(fn: Action) -> Action:
         if ACTIONS.get(name, fn) is not fn:
             raise ValueError(f"service action {name!r} is registered twice")
         ACTIONS[name] = fn
+        if inert:
+            INERT.add(name)
         return fn
 
     return register
+
+
+def is_inert(name: str) -> bool:
+    """Whether the action `name` only reads."""
+    _load_builtin_actions()
+    return name in INERT
 
 
 def get_action(name: str) -> Action | None:
@@ -38,4 +50,4 @@ def action_names() -> set[str]:
 
 
 def _load_builtin_actions() -> None:
-    from workflows import actions  # noqa: F401  (registers the engine's own actions)
+    from workflows import actions, procedures  # noqa: F401  (register their actions)

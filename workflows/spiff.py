@@ -288,16 +288,15 @@ def completed_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
     return sorted(tasks, key=lambda t: t.last_state_change)
 
 
-def carried_out_actions(tasks, ignore_prefix: str = "") -> list[str]:
+def carried_out_actions(tasks, ignore: Callable[[str], bool] = lambda _name: False) -> list[str]:
     """The service actions of the completed service tasks among `tasks` (a workflow's
-    `get_tasks()`, or a task, whose iteration walks its descendants), but those named
-    `ignore_prefix...`."""
+    `get_tasks()`, or a task, whose iteration walks its descendants), but those `ignore`d."""
     names = (
         getattr(task.task_spec, "operation_name", None)
         for task in tasks
         if task.state == TaskState.COMPLETED
     )
-    return [n for n in names if n and not (ignore_prefix and n.startswith(ignore_prefix))]
+    return [n for n in names if n and not ignore(n)]
 
 
 def multi_instance_siblings(task: Task) -> list[Task]:

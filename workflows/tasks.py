@@ -10,7 +10,6 @@ from workflows import audit, permissions, runtime, spiff
 from workflows.context import Env
 from workflows.errors import InvalidInput, NotAllowed, NotFound, TaskNotReady
 from workflows.formdata import validated
-from workflows.instances import ENGINE_ACTIONS
 from workflows.models import (
     HumanTask,
     InstanceStatus,
@@ -20,6 +19,7 @@ from workflows.models import (
     User,
 )
 from workflows.notify import notify
+from workflows.registry import is_inert
 from workflows.runtime import open_workflow, require_status, run_engine, save
 
 SUBMITTER = "submitter"
@@ -166,7 +166,7 @@ def return_task(env: Env, task_id: int, reason: str, to: str = SUBMITTER) -> Hum
 def _refuse_undoing(target: spiff.Task) -> None:
     """A return replays the process from `target`: refused if an action was carried out
     since (it would run twice, and a withdrawal would no longer see it)."""
-    if spiff.carried_out_actions(target, ENGINE_ACTIONS):
+    if spiff.carried_out_actions(target, is_inert):
         raise NotAllowed(
             reason_zh="此后已自动办理业务，不能退回到该步骤",
             reason_en="an action was carried out after that step; it cannot be returned to",

@@ -1,7 +1,8 @@
-"""`flask workflows deploy | tick | worker | verify-audit`: the engine's commands."""
+"""`flask workflows deploy | layout | tick | worker | verify-audit`: the engine's commands."""
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -12,6 +13,7 @@ from app.engine import deploy_bpmn, engine_config
 from app.extensions import db
 from workflows.audit import verify_chains
 from workflows.errors import InvalidBpmn
+from workflows.layout import lay_out
 from workflows.timers import tick as tick_once
 
 group = AppGroup("workflows", help="Deploy BPMN, fire timers, verify the audit trail.")
@@ -31,6 +33,17 @@ def deploy() -> None:
 def _tick() -> int:
     engine = db.engine
     return tick_once(lambda: Session(engine), lambda: datetime.now(UTC), engine_config())
+
+
+@group.command("layout")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def layout(files: tuple[str, ...]) -> None:
+    """Rewrite each BPMN file's diagram (BPMNDI) from its process: lanes as bands, left to
+    right."""
+    for name in files:
+        path = Path(name)
+        path.write_bytes(lay_out(path.read_bytes()))
+        click.echo(f"laid out {name}")
 
 
 @group.command("tick")

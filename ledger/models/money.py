@@ -42,7 +42,7 @@ class Hold(Base):
 class RefundRoute(StrEnum):
     CASH = "cash"  # at the counter (R14: leavers, withdrawals, temporary cards)
     BANK = "bank"  # to the bank card subsidies are paid to (R14: graduates)
-    CLAIMANT = "claimant"  # kept until a lawful claimant collects it (R19: missing, deceased)
+    CLAIMANT = "claimant"  # frozen for a recorded claimant (R19: breach, missing, deceased)
 
 
 class RefundState(StrEnum):

@@ -1,6 +1,7 @@
 """Issuing cards and moving them through their states: R01-R05, R13, R20, R22."""
 
 import secrets
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import exists, select
@@ -80,6 +81,15 @@ def issue_fee(ctx: Ctx, person: Person, card_type: CardType) -> int:
     return ctx.config.reissue_fee if held_before else 0
 
 
+def fee_or_default(ctx: Ctx, fee: int | None, default: Callable[[], int]) -> int:
+    """A fee decided elsewhere (the office's fee table, R03), checked, or `default()`."""
+    if fee is None:
+        return default()
+    if isinstance(fee, bool) or not isinstance(fee, int) or not 0 <= fee <= ctx.config.max_amount:
+        raise InvalidInput(reason_zh=f"工本费 {fee} 无效", reason_en=f"invalid card fee {fee}")
+    return fee
+
+
 def _card_no_taken(ctx: Ctx, card_no: str) -> bool:
     return ctx.session.scalar(select(Card.id).where(Card.card_no == card_no)) is not None
 
@@ -130,11 +140,13 @@ def issue_card(
     card_no: str | None = None,
     valid_until: date | None = None,
     applying_department_id: int | None = None,
+    fee: int | None = None,
 ) -> dict:
     """Issue a person's card at the counter (R01-R04), the fee paid in cash.
 
     `applying_department_id`, for a card requested by a department, must be the person's
     own department (R20). A temporary card needs `valid_until`, the end of the working period.
+    `fee` is the fee table's amount (R03) when a process decided it; else `issue_fee`'s.
     """
     # The person's row is the lock two counters issuing at once queue on (R02).
     person = ctx.session.scalar(
@@ -155,7 +167,7 @@ def issue_card(
     refuse_second_card(ctx, person)
     number = card_number(ctx, card_no)
     account = open_card_account(ctx, person)
-    fee = issue_fee(ctx, person, card_type)
+    fee = fee_or_default(ctx, fee, lambda: issue_fee(ctx, person, card_type))
     card = Card(
         card_no=number,
         person=person,

@@ -30,7 +30,7 @@ REFUND_ROUTE = {  # R14, R19
     TerminationReason.GRADUATED: RefundRoute.BANK,
     TerminationReason.WITHDRAWN: RefundRoute.CASH,
     TerminationReason.LEFT: RefundRoute.CASH,
-    TerminationReason.BREACH: RefundRoute.CASH,
+    TerminationReason.BREACH: RefundRoute.CLAIMANT,
     TerminationReason.MISSING: RefundRoute.CLAIMANT,
     TerminationReason.DECEASED: RefundRoute.CLAIMANT,
 }
@@ -150,13 +150,14 @@ def pay_refund(ctx: Ctx, refund_id: int, *, claimant: dict | None = None) -> dic
     return {"refund_id": refund.id, "paid_out": paid}
 
 
-def pay_bank_refunds(ctx: Ctx) -> dict:
-    """R14: refund graduates' balances in one batch to their subsidy bank cards."""
-    refunds = ctx.session.scalars(
-        select(Refund)
-        .where(Refund.route == RefundRoute.BANK, Refund.state == RefundState.PENDING)
-        .order_by(Refund.id)
-        .with_for_update(skip_locked=True)
-    ).all()
+def pay_bank_refunds(ctx: Ctx, refund_ids: list[int] | None = None) -> dict:
+    """R14: refund graduates' balances in one batch to their subsidy bank cards: every
+    pending bank refund, or those of `refund_ids` (one termination's batch)."""
+    query = select(Refund).where(
+        Refund.route == RefundRoute.BANK, Refund.state == RefundState.PENDING
+    )
+    if refund_ids is not None:
+        query = query.where(Refund.id.in_(refund_ids))
+    refunds = ctx.session.scalars(query.order_by(Refund.id).with_for_update(skip_locked=True)).all()
     total = sum(_pay(ctx, refund, {"to": "subsidy bank card"}) for refund in refunds)
     return {"count": len(refunds), "total": total, "refund_ids": [r.id for r in refunds]}

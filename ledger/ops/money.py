@@ -240,8 +240,13 @@ def _card_and_terminal(ctx: Ctx, row, card_no: str, terminal_code: str):
 
 @idempotent("purchase", inline=True)
 def purchase(
-    ctx: Ctx, card_no: str, terminal_code: str, amount: int, *,
-    consume_password: str | None = None, claim: Claim | None = None,
+    ctx: Ctx,
+    card_no: str,
+    terminal_code: str,
+    amount: int,
+    *,
+    consume_password: str | None = None,
+    claim: Claim | None = None,
 ) -> dict:
     """R07, R08, R11: pay a merchant from the purse, never below zero."""
     row = _read_for_purchase(ctx, card_no, terminal_code, claim)
@@ -267,9 +272,15 @@ def purchase(
     if claim is not None:
         riders.append(claim.result_rider(result))
     post_entry(
-        ctx, EntryKind.PURCHASE, [(card.purse_id, terminal.merchant_account_id, amount)],
-        amount=amount, entry_id=card.entry_id, riders=riders,
-        card_id=card.id, merchant_id=terminal.merchant_id, terminal_id=terminal.id,
+        ctx,
+        EntryKind.PURCHASE,
+        [(card.purse_id, terminal.merchant_account_id, amount)],
+        amount=amount,
+        entry_id=card.entry_id,
+        riders=riders,
+        card_id=card.id,
+        merchant_id=terminal.merchant_id,
+        terminal_id=terminal.id,
     )
     expire_loaded(ctx.session, CardAccount, card.account_id, ["spent_on", "spent_today"])
     return result

@@ -4,7 +4,7 @@ from ledger.context import Ctx
 from ledger.errors import InsufficientBalance, NotAllowed
 from ledger.idempotency import idempotent
 from ledger.models.cards import Card, CardState, CardType, Channel, Delegation
-from ledger.ops.cards import card_number, charge_card_fee
+from ledger.ops.cards import card_number, charge_card_fee, fee_or_default
 from ledger.ops.common import (
     change_state,
     delegation_fields,
@@ -48,11 +48,13 @@ def reissue_card(
     fee_from_balance: bool = False,
     new_card_no: str | None = None,
     delegate: dict | None = None,
+    fee: int | None = None,
 ) -> dict:
     """Replace a lost or damaged card: same account and balance, old card void at once.
 
     At the counter the fee is paid in cash or from the balance; at a reissue kiosk always
-    from the balance. The new card keeps a temporary card's expiry.
+    from the balance. The new card keeps a temporary card's expiry. `fee` is the fee table's
+    amount (R03) when a process decided it; else `reissue_fee`'s.
     """
     old = lock_card(ctx, card_no)
     if old.state not in REISSUABLE:
@@ -67,7 +69,7 @@ def reissue_card(
         )
     delegation = delegation_fields(old.person.id_number, delegate) if delegate else None
     number = card_number(ctx, new_card_no)
-    fee = reissue_fee(ctx, old)
+    fee = fee_or_default(ctx, fee, lambda: reissue_fee(ctx, old))
     if fee_from_balance and purse_balance(old) < fee:
         raise InsufficientBalance(balance_yuan=yuan(purse_balance(old)), amount_yuan=yuan(fee))
     event = change_state(ctx, old, CardState.REPLACED, "reissued", channel)

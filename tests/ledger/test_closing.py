@@ -144,7 +144,7 @@ def test_r18_cancelled_card_cannot_pay_or_be_cancelled_again(ctx, make):
         (R.GRADUATED, RefundRoute.BANK),
         (R.WITHDRAWN, RefundRoute.CASH),
         (R.LEFT, RefundRoute.CASH),
-        (R.BREACH, RefundRoute.CASH),
+        (R.BREACH, RefundRoute.CLAIMANT),
         (R.MISSING, RefundRoute.CLAIMANT),
         (R.DECEASED, RefundRoute.CLAIMANT),
     ],

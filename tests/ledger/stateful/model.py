@@ -45,7 +45,7 @@ ROUTE = {  # R14, R19
     TerminationReason.GRADUATED: RefundRoute.BANK,
     TerminationReason.WITHDRAWN: RefundRoute.CASH,
     TerminationReason.LEFT: RefundRoute.CASH,
-    TerminationReason.BREACH: RefundRoute.CASH,
+    TerminationReason.BREACH: RefundRoute.CLAIMANT,
     TerminationReason.MISSING: RefundRoute.CLAIMANT,
     TerminationReason.DECEASED: RefundRoute.CLAIMANT,
 }

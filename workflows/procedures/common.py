@@ -1,0 +1,35 @@
+"""What the procedures' actions share: a check's verdict, and telling a department."""
+
+from workflows import identity
+from workflows.context import Env
+from workflows.models import ProcessInstance
+from workflows.notify import notify
+
+
+def verdict(problems: list[tuple[str, str]], **found) -> dict:
+    """A check's result for the process to branch on: `ok`, the problems in both languages
+    (shown to the applicant where the request ends), and what the check found."""
+    return {"ok": not problems, "problems": [{"zh": zh, "en": en} for zh, en in problems]} | found
+
+
+def problems_text(problems: list[dict], lang: str) -> str:
+    """A verdict's problems as one line in `lang` ('zh' or 'en')."""
+    return ("；" if lang == "zh" else "; ").join(problem[lang] for problem in problems)
+
+
+def department_people(env: Env, instance: ProcessInstance) -> list[int]:
+    """Who speaks for the request's department: its applicant, and every user filing
+    requests for that department."""
+    role, department = identity.Role.APPLICANT, instance.department_id
+    staff = identity.user_ids_with_role(env.session, role, department)
+    return sorted({instance.started_by_id, *staff})
+
+
+def tell_department(
+    env: Env, instance_id: int, kind: str, text_zh: str, text_en: str, link: str | None = None
+) -> list[int]:
+    """Notify the request's department (see `department_people`); returns who was told."""
+    instance = env.session.get(ProcessInstance, instance_id)
+    people = department_people(env, instance)
+    notify(env, people, instance, kind, text_zh, text_en, link)
+    return people
