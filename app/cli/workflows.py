@@ -1,4 +1,5 @@
-"""`flask workflows deploy | layout | tick | worker | verify-audit`: the engine's commands."""
+"""`flask workflows deploy | layout | tick | worker | remind-expiring | verify-audit`: the
+engine's commands."""
 
 import time
 from datetime import UTC, datetime
@@ -7,13 +8,16 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from lxml import etree
 from sqlalchemy.orm import Session
 
 from app.engine import deploy_bpmn, engine_config
 from app.extensions import db
 from workflows.audit import verify_chains
+from workflows.context import Env
 from workflows.errors import InvalidBpmn
 from workflows.layout import lay_out
+from workflows.procedures.temporary import remind_expiring_cards
 from workflows.timers import tick as tick_once
 
 group = AppGroup("workflows", help="Deploy BPMN, fire timers, verify the audit trail.")
@@ -42,7 +46,10 @@ def layout(files: tuple[str, ...]) -> None:
     right."""
     for name in files:
         path = Path(name)
-        path.write_bytes(lay_out(path.read_bytes()))
+        try:
+            path.write_bytes(lay_out(path.read_bytes()))
+        except (etree.XMLSyntaxError, KeyError, AttributeError) as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
         click.echo(f"laid out {name}")
 
 
@@ -65,6 +72,15 @@ def worker(interval: float, passes: int) -> None:
         done += 1
         if not passes or done < passes:
             time.sleep(interval)
+
+
+@group.command("remind-expiring")
+def remind_expiring() -> None:
+    """Tell departments of temporary cards expiring within 30 days (R22; daily, by cron)."""
+    with Session(db.engine) as session, session.begin():
+        env = Env(session, None, datetime.now(UTC), engine_config())
+        reminded = remind_expiring_cards(env)
+    click.echo(f"reminded of {len(reminded)} card(s)")
 
 
 @group.command("verify-audit")

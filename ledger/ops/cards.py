@@ -2,7 +2,7 @@
 
 import secrets
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import exists, select
 
@@ -10,7 +10,15 @@ from ledger.context import Ctx
 from ledger.errors import InvalidInput, NotAllowed, NotFound, OneCardPerPerson
 from ledger.idempotency import idempotent
 from ledger.models.accounts import AccountKind, CardAccount
-from ledger.models.cards import LIVE_STATES, SELF_SERVICE, Card, CardState, CardType, Channel
+from ledger.models.cards import (
+    LIVE_STATES,
+    SELF_SERVICE,
+    Card,
+    CardEvent,
+    CardState,
+    CardType,
+    Channel,
+)
 from ledger.models.journal import EntryKind
 from ledger.models.people import Person, PersonCategory
 from ledger.ops.common import (
@@ -243,6 +251,38 @@ def expire_cards(ctx: Ctx) -> list[str]:
     for card in cards:
         change_state(ctx, card, CardState.EXPIRED, "expired", Channel.SYSTEM)
     return [card.card_no for card in cards]
+
+
+EXPIRY_REMINDER = "expiry reminder"
+
+
+def cards_to_remind(ctx: Ctx, within_days: int) -> list[Card]:
+    """R22: live temporary cards expiring within `within_days` whose department has not yet
+    been reminded of this expiry (an extension moves the expiry: a new reminder is due)."""
+    horizon = ctx.today + timedelta(days=within_days)
+    cards = ctx.session.scalars(
+        select(Card)
+        .where(
+            Card.card_type == CardType.TEMPORARY,
+            Card.state.in_(LIVE_STATES),
+            Card.expires_on.between(ctx.today, horizon),
+        )
+        .order_by(Card.id)
+    ).all()
+    reminders = ctx.session.scalars(
+        select(CardEvent).where(
+            CardEvent.card_id.in_([card.id for card in cards]),
+            CardEvent.reason == EXPIRY_REMINDER,
+        )
+    )
+    done = {(event.card_id, (event.details or {}).get("expires_on")) for event in reminders}
+    return [card for card in cards if (card.id, card.expires_on.isoformat()) not in done]
+
+
+def record_expiry_reminder(ctx: Ctx, card: Card) -> None:
+    """Note on the card's history that its department was reminded of this expiry."""
+    details = {"expires_on": card.expires_on.isoformat()}
+    record_event(ctx, card, EXPIRY_REMINDER, Channel.SYSTEM, details)
 
 
 def _check_loss_channel(card: Card, channel: Channel, query_password: str | None) -> None:

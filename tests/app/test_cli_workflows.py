@@ -1,6 +1,8 @@
-"""`flask workflows deploy | tick | worker | verify-audit`, and deploying at start-up."""
+"""`flask workflows deploy | layout | tick | worker | remind-expiring | verify-audit`, and
+deploying at start-up."""
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -11,7 +13,13 @@ import tests.workflows.support  # noqa: F401  (registers the test form and actio
 from app import create_app
 from app.extensions import db
 from ledger.base import Base
-from workflows.models import ProcessDefinition
+from ledger.config import LedgerConfig
+from ledger.context import Ctx
+from ledger.models.people import PersonCategory
+from ledger.ops.cards import issue_card
+from tests.factories import Factories
+from workflows.identity import Role, RoleGrant, User
+from workflows.models import Notification, ProcessDefinition
 
 TEST_BPMN = Path(__file__).parent.parent / "workflows" / "bpmn"
 
@@ -115,3 +123,37 @@ def test_only_serving_deploys_at_start_up(start_app, command, deploys):
     with click.Context(click.Command(command), parent=parent, info_name=command):
         names = start_app()
     assert bool(names) is deploys
+
+
+def test_layout_writes_a_diagram_that_still_deploys(cli, bpmn_dir):
+    path = bpmn_dir / "approval.bpmn"
+    result = cli("workflows", "layout", str(path))
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    assert text.count("<bpmndi:BPMNShape") == 16 and text.count("<bpmndi:BPMNEdge") == 10
+    assert "process approval v1: new" in cli("workflows", "deploy").output
+
+
+def test_layout_refuses_a_broken_file(cli, bpmn_dir):
+    (bpmn_dir / "broken.bpmn").write_text("<not-bpmn")
+    result = cli("workflows", "layout", str(bpmn_dir / "broken.bpmn"))
+    assert result.exit_code == 1 and "broken.bpmn" in result.output
+
+
+def test_remind_expiring_tells_the_department_once(cli, app):
+    now = datetime.now(UTC)
+    with app.app_context():
+        ctx = Ctx(db.session, "test", now, LedgerConfig(password_cost=2**4))
+        make = Factories(ctx)
+        dept = make.department()
+        person = make.person(PersonCategory.OTHER, department=dept)
+        issue_card(ctx, person.id, valid_until=ctx.today + timedelta(days=20))
+        applicant = User(username="sec", display_name="秘书", password_hash="-")
+        applicant.grants.append(RoleGrant(role=Role.APPLICANT, department_id=dept.id))
+        db.session.add(applicant)
+        db.session.commit()
+    assert "reminded of 1 card(s)" in cli("workflows", "remind-expiring").output
+    assert "reminded of 0 card(s)" in cli("workflows", "remind-expiring").output
+    with app.app_context():
+        (note,) = db.session.scalars(select(Notification)).all()
+        assert note.kind == "expiring" and note.link.startswith("/start/temporary_card_extension")

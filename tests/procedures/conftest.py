@@ -75,11 +75,11 @@ class Desk:
         with self._at():
             return tasks.complete(self.env(self.users[who]), row.id, data)
 
-    def approve(self, who: str, instance, name: str, **data):
-        return self.act(who, instance, name, decision="approve", **data)
+    def approve(self, who: str, instance, name: str, nth: int = 0, **data):
+        return self.act(who, instance, name, nth, decision="approve", **data)
 
-    def reject(self, who: str, instance, name: str, comment: str = "不符合要求", **data):
-        return self.act(who, instance, name, decision="reject", comment=comment, **data)
+    def reject(self, who: str, instance, name: str, comment="不符合要求", nth: int = 0, **data):
+        return self.act(who, instance, name, nth, decision="reject", comment=comment, **data)
 
     def send_back(self, who: str, instance, name: str, reason="请补充材料", to="submitter"):
         """`who` returns the open task `name` to the applicant (or an earlier task)."""

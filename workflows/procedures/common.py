@@ -33,3 +33,13 @@ def tell_department(
     people = department_people(env, instance)
     notify(env, people, instance, kind, text_zh, text_en, link)
     return people
+
+
+def tell_invalid(env: Env, instance_id: int, found: dict) -> list[int]:
+    """Tell the department why its request is invalid (a failed check's `verdict`)."""
+    instance = env.session.get(ProcessInstance, instance_id)
+    return tell_department(
+        env, instance_id, "invalid",
+        f"申请 {instance.business_key} 无效：{problems_text(found['problems'], 'zh')}",
+        f"Request {instance.business_key} is invalid: {problems_text(found['problems'], 'en')}",
+    )  # fmt: skip
