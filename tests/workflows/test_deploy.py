@@ -149,6 +149,19 @@ def test_changed_file_is_a_new_version_and_running_instances_stay(
             'serviceTaskOperator id="test.no_such_action"', "test.no_such_action",
             "test.no_such_action", id="unknown-service-action",
         ),
+        pytest.param(
+            "rules.bpmn", "<spiffworkflow:calledDecisionId>",
+            "<spiffworkflow:preScript>kind = ().__class__</spiffworkflow:preScript>"
+            "<spiffworkflow:calledDecisionId>", "<spiffworkflow:preScript>", "__class__",
+            id="unsafe-pre-script",
+        ),
+        pytest.param(
+            "approval.bpmn", '<bpmn:startEvent id="start" name="提交申请">',
+            '<bpmn:startEvent id="start" name="提交申请"><bpmn:extensionElements>'
+            '<spiffworkflow:properties><spiffworkflow:property name="start_roles" '
+            'value="card_office janitor"/></spiffworkflow:properties></bpmn:extensionElements>',
+            '<bpmn:startEvent id="start"', "start_roles", id="start-role-not-a-role",
+        ),
     ],
 )  # fmt: skip
 def test_a_broken_file_refuses_the_whole_batch(db_session, name, old, new, needle, reason):
