@@ -49,6 +49,9 @@ class Merchant(Base):
     commercial: Mapped[bool]
     fee_rate_bp: Mapped[int]  # basis points of turnover; 50 = 0.5%
     settlement_days: Mapped[int]
+    # The account opened with the finance office that payouts go to (R23); none for merchants
+    # admitted before it was recorded.
+    settlement_account: Mapped[str | None] = mapped_column(String(40))
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     state: Mapped[OpenState] = enum_column(OpenState)
     admitted_at: Mapped[datetime]

@@ -37,8 +37,10 @@ def admit_merchant(
     commercial: bool,
     fee_rate_bp: int | None = None,
     settlement_days: int | None = None,
+    settlement_account: str | None = None,
 ) -> dict:
-    """R23: admit an establishment run by a university unit, with its settlement account.
+    """R23: admit an establishment run by a university unit, with its settlement account
+    (`settlement_account`, the account opened with the finance office that payouts go to).
 
     A commercial merchant pays the management fee (0.5% by default); settlement is weekly
     unless its agreement sets another period (R11).
@@ -70,6 +72,7 @@ def admit_merchant(
         commercial=commercial,
         fee_rate_bp=rate,
         settlement_days=days,
+        settlement_account=settlement_account or None,
         account=new_account(ctx.session, AccountKind.MERCHANT),
         state=OpenState.ACTIVE,
         admitted_at=ctx.now,
@@ -80,20 +83,26 @@ def admit_merchant(
     return {"merchant": code, "fee_rate_bp": rate, "settlement_days": days}
 
 
+def open_holds(ctx: Ctx, merchant: Merchant) -> int:
+    """Pre-deductions still open at the merchant's terminals: their money reaches the merchant
+    only when they settle (R10), so its account is not final before."""
+    return ctx.session.scalar(
+        select(func.count(Hold.id))
+        .join(Terminal, Hold.terminal_id == Terminal.id)
+        .where(Terminal.merchant_id == merchant.id, Hold.state == HoldState.PENDING)
+    )
+
+
 def close_merchant(ctx: Ctx, code: str) -> dict:
     """R24: a merchant settled to zero is closed with all its terminals."""
     merchant = find_merchant(ctx, code, lock=True)
     if merchant.state == OpenState.CLOSED:
         raise Conflict(reason_zh="商户已撤销", reason_en="the merchant is closed already")
-    open_holds = ctx.session.scalar(
-        select(func.count(Hold.id))
-        .join(Terminal, Hold.terminal_id == Terminal.id)
-        .where(Terminal.merchant_id == merchant.id, Hold.state == HoldState.PENDING)
-    )
-    if open_holds:
+    holds = open_holds(ctx, merchant)
+    if holds:
         raise Conflict(
-            reason_zh=f"商户终端尚有 {open_holds} 笔预扣未结算",
-            reason_en=f"{open_holds} pre-deductions are open",
+            reason_zh=f"商户终端尚有 {holds} 笔预扣未结算",
+            reason_en=f"{holds} pre-deductions are open",
         )
     balance = ctx.session.get(LedgerAccount, merchant.account_id).balance
     if balance != 0:

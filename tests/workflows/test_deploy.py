@@ -156,10 +156,9 @@ def test_changed_file_is_a_new_version_and_running_instances_stay(
             id="unsafe-pre-script",
         ),
         pytest.param(
-            "approval.bpmn", '<bpmn:startEvent id="start" name="提交申请">',
-            '<bpmn:startEvent id="start" name="提交申请"><bpmn:extensionElements>'
-            '<spiffworkflow:properties><spiffworkflow:property name="start_roles" '
-            'value="card_office janitor"/></spiffworkflow:properties></bpmn:extensionElements>',
+            "approval.bpmn", '<spiffworkflow:property name="form" value="test_request"/>',
+            '<spiffworkflow:property name="form" value="test_request"/><spiffworkflow:property '
+            'name="start_roles" value="card_office janitor"/>',
             '<bpmn:startEvent id="start"', "start_roles", id="start-role-not-a-role",
         ),
     ],
