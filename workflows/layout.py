@@ -107,47 +107,49 @@ def _columns(nodes: list, flows: list, boundaries: dict) -> dict[str, int]:
 def _lay_out_container(container, lanes: list | None, layout: Layout) -> tuple[float, float]:
     """Place the container's nodes relative to (0, 0); returns the size used. With `lanes`
     [(lane id, [node ids])], each lane is a band of its own."""
-    children = list(container)
-    nodes = [c for c in children if isinstance(c.tag, str) and _local(c) in FLOW_NODES]
-    flows = [c for c in children if isinstance(c.tag, str) and _local(c) == "sequenceFlow"]
-    boundaries = {
-        c.get("id"): c for c in children if isinstance(c.tag, str) and _local(c) == "boundaryEvent"
-    }
+    children = [c for c in container if isinstance(c.tag, str)]
+    nodes = [c for c in children if _local(c) in FLOW_NODES]
+    flows = [c for c in children if _local(c) == "sequenceFlow"]
+    boundaries = {c.get("id"): c for c in children if _local(c) == "boundaryEvent"}
     sizes = {n.get("id"): _size(n, layout) for n in nodes}
     column = _columns(nodes, flows, boundaries)
-    bands = lanes or [(None, [n.get("id") for n in nodes])]
     width_of = [0.0] * (max(column.values(), default=0) + 1)
     for node, (w, _h) in sizes.items():
         width_of[column[node]] = max(width_of[column[node]], w)
     xs = [PAD + sum(width_of[:i]) + GAP_X * i for i in range(len(width_of))]
-    y, band_boxes = 0.0, []
+    # What a boundary event leads to goes to the bottom of its column: its flow leaves downwards.
+    late = {f.get("targetRef") for f in flows if f.get("sourceRef") in boundaries}
+    bands = lanes or [(None, [n.get("id") for n in nodes])]
+    y, band_boxes, floors = 0.0, [], {}
     for _lane, members in bands:
+        members = sorted((m for m in members if m in sizes), key=lambda m: m in late)
         stacks: dict[int, list[str]] = {}
-        for node in (m for m in members if m in sizes):
+        for node in members:
             stacks.setdefault(column[node], []).append(node)
-        height = max(
-            [sum(sizes[n][1] + GAP_Y * 1.5 for n in stack) + GAP_Y for stack in stacks.values()],
-            default=0,
-        )
+        height = max([_stack_height(stack, sizes) + 2 * GAP_Y for stack in stacks.values()] + [0])
         height = max(height, LANE_MIN if lanes else 0)
         for col, stack in stacks.items():
-            used = sum(sizes[n][1] for n in stack) + GAP_Y * 1.5 * (len(stack) - 1)
-            top = y + (height - used) / 2
+            top = y + (height - _stack_height(stack, sizes)) / 2
             for node in stack:
                 w, h = sizes[node]
                 layout.boxes[node] = Box(xs[col] + (width_of[col] - w) / 2, top, w, h)
                 top += h + GAP_Y * 1.5
+        floors |= dict.fromkeys(members, y + height - GAP_Y / 3)
         band_boxes.append(Box(0, y, 0, height))
         y += height
     width = (xs[-1] + width_of[-1] + PAD) if xs else 2 * PAD
     for box in band_boxes:
         box.w = width
     _place_boundaries(boundaries, layout)
-    _route(flows, layout)
+    _route(flows, layout, floors)
     layout.boxes.update(
         {lane: box for (lane, _members), box in zip(bands, band_boxes, strict=True) if lane}
     )
     return width, y
+
+
+def _stack_height(stack: list[str], sizes: dict) -> float:
+    return sum(sizes[n][1] for n in stack) + GAP_Y * 1.5 * (len(stack) - 1)
 
 
 def _place_boundaries(boundaries: dict, layout: Layout) -> None:
@@ -158,13 +160,15 @@ def _place_boundaries(boundaries: dict, layout: Layout) -> None:
         layout.boxes[event_id] = Box(host.right - 30 - n * 40 - 18, host.y + host.h - 18, 36, 36)
 
 
-def _route(flows: list, layout: Layout) -> None:
+def _route(flows: list, layout: Layout, floors: dict[str, float]) -> None:
     for flow in flows:
-        src, dst = layout.boxes[flow.get("sourceRef")], layout.boxes[flow.get("targetRef")]
-        layout.edges[flow.get("id")] = _waypoints(src, dst, _is_boundary(flow))
+        source = flow.get("sourceRef")
+        src, dst = layout.boxes[source], layout.boxes[flow.get("targetRef")]
+        floor = floors.get(source, src.y + src.h + GAP_Y / 2)
+        layout.edges[flow.get("id")] = _waypoints(src, dst, _is_boundary(flow), floor)
 
 
-def _waypoints(src: Box, dst: Box, boundary: bool) -> list[tuple[float, float]]:
+def _waypoints(src: Box, dst: Box, boundary: bool, floor: float) -> list[tuple[float, float]]:
     if boundary:  # leave downwards, then across
         start = (src.x + src.w / 2, src.y + src.h)
         return [start, (start[0], dst.middle), (dst.x, dst.middle)]
@@ -174,9 +178,9 @@ def _waypoints(src: Box, dst: Box, boundary: bool) -> list[tuple[float, float]]:
             return [start, end]
         mid = start[0] + min(GAP_X / 2, (end[0] - start[0]) / 2)
         return [start, (mid, start[1]), (mid, end[1]), end]
-    below = max(src.y + src.h, dst.y + dst.h) + GAP_Y / 2  # a flow going back: under both
+    # A flow going back runs along the bottom of the source's lane, under everything in it.
     start, end = (src.x + src.w / 2, src.y + src.h), (dst.x + dst.w / 2, dst.y + dst.h)
-    return [start, (start[0], below), (end[0], below), end]
+    return [start, (start[0], floor), (end[0], floor), end]
 
 
 def _is_boundary(flow) -> bool:
