@@ -56,6 +56,32 @@ def id_number_problem(id_type: str, number: str) -> str | None:
     return None
 
 
+#: marshmallow's own messages, in both languages.
+DEFAULT_MESSAGES = {
+    "required": bilingual("必填", "required"),
+    "null": bilingual("不能为空", "may not be empty"),
+    "invalid": bilingual("格式不正确", "invalid value"),
+    "type": bilingual("格式不正确", "invalid value"),
+    "validator_failed": bilingual("取值无效", "invalid value"),
+}
+
+
+class FormSchema(Schema):
+    """The base of every form: marshmallow's own messages (a required field, a wrong type,
+    an unknown field) come in both languages like the forms' own."""
+
+    error_messages = {  # noqa: RUF012  (marshmallow's class-level setting)
+        "unknown": bilingual("未知字段", "unknown field"),
+        "type": bilingual("表单数据格式不正确", "invalid form data"),
+    }
+
+    def on_bind_field(self, field_name, field_obj):
+        """Give the field the bilingual default of each message it left to marshmallow."""
+        for key, message in DEFAULT_MESSAGES.items():
+            if " / " not in str(field_obj.error_messages.get(key, " / ")):
+                field_obj.error_messages[key] = message
+
+
 class UpperString(fields.String):
     """A string trimmed and upper-cased (ID numbers: a trailing x is an X)."""
 
@@ -91,7 +117,7 @@ def phone_field(required: bool = True) -> fields.String:
     )
 
 
-class IdentitySchema(Schema):
+class IdentitySchema(FormSchema):
     """Someone's name and identity document (R16, R21)."""
 
     name = name_field()
@@ -109,7 +135,7 @@ class IdentitySchema(Schema):
             raise ValidationError(problem, "id_number")
 
 
-class DecisionFields(Schema):
+class DecisionFields(FormSchema):
     """An approver's decision: approve or reject, a comment required to reject."""
 
     decision = fields.String(

@@ -12,20 +12,20 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from forms import register_form
-from forms.common import DecisionFields, UpperString, bilingual, meta, required_when_approving
+from forms.common import (
+    DecisionFields,
+    FormSchema,
+    UpperString,
+    bilingual,
+    meta,
+    required_when_approving,
+)
 from ledger.models.merchants import MerchantCategory, TerminalKind
 
 NEW, ADD_TERMINALS, MOVE_TERMINALS = "new", "add_terminals", "move_terminals"
 KINDS = (NEW, ADD_TERMINALS, MOVE_TERMINALS)
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 _ACCOUNT = re.compile(r"^[0-9A-Z-]{4,40}$")
-#: marshmallow's own messages (a missing, empty or mistyped value), in both languages.
-MESSAGES = {
-    "required": bilingual("必填", "required"),
-    "null": bilingual("不能为空", "may not be empty"),
-    "invalid": bilingual("格式不正确", "invalid value"),
-    "type": bilingual("格式不正确", "invalid value"),
-}
 
 
 def code_field(zh: str, en: str, **kwargs) -> UpperString:
@@ -34,7 +34,6 @@ def code_field(zh: str, en: str, **kwargs) -> UpperString:
     return UpperString(
         validate=validate.Regexp(_CODE, error=error),
         metadata=meta(zh, en),
-        error_messages=MESSAGES,
         **kwargs,
     )
 
@@ -45,17 +44,15 @@ def place_field(zh: str = "安装地点", en: str = "Place", **kwargs) -> fields
     return fields.String(
         validate=validate.Length(min=1, max=100, error=error),
         metadata=meta(zh, en),
-        error_messages=MESSAGES,
         **kwargs,
     )
 
 
-class TerminalFields(Schema):
+class TerminalFields(FormSchema):
     """A terminal to register: its code, kind and the place it is approved for."""
 
     code = code_field("终端编号", "Terminal code", required=True)
     kind = fields.String(
-        error_messages=MESSAGES,
         load_default=TerminalKind.POS.value,
         validate=validate.OneOf(
             [k.value for k in TerminalKind], error=bilingual("终端类型无效", "invalid kind")
@@ -65,7 +62,7 @@ class TerminalFields(Schema):
     location = place_field(required=True)
 
 
-class MoveFields(Schema):
+class MoveFields(FormSchema):
     """A registered terminal and the new place it is to work at."""
 
     terminal_code = code_field("终端编号", "Terminal code", required=True)
@@ -75,27 +72,24 @@ class MoveFields(Schema):
 def _list(schema: type[Schema], zh: str, en: str) -> fields.List:
     too_many = bilingual("一次最多 50 项", "at most 50 at a time")
     return fields.List(
-        fields.Nested(schema, error_messages=MESSAGES),
+        fields.Nested(schema),
         load_default=list,
-        error_messages=MESSAGES,
         validate=validate.Length(max=50, error=too_many),
         metadata=meta(zh, en, "table"),
     )
 
 
-class NewMerchantFields(Schema):
+class NewMerchantFields(FormSchema):
     """A new merchant's details: what the ledger admits it with (R11, R23). The operator is
     the filing unit; a commercial merchant pays the ledger's 0.5% management fee."""
 
     name = fields.String(
         required=True,
-        error_messages=MESSAGES,
         validate=validate.Length(min=1, max=100, error=bilingual("须为 1 至 100 字", "1-100")),
         metadata=meta("商户名称", "Merchant name"),
     )
     category = fields.String(
         required=True,
-        error_messages=MESSAGES,
         validate=validate.OneOf(
             [c.value for c in MerchantCategory], error=bilingual("商户类别无效", "invalid category")
         ),
@@ -104,23 +98,19 @@ class NewMerchantFields(Schema):
     location = place_field("经营地点", "Place of business", required=True)
     supervising_department_id = fields.Integer(
         required=True,
-        error_messages=MESSAGES,
         metadata=meta("主管部门", "Supervising department", "select"),
     )
     commercial = fields.Boolean(
         required=True,
-        error_messages=MESSAGES,
         metadata=meta("经营性商户（按营业额 0.5% 收取管理费）", "Commercial", "checkbox"),
     )
     settlement_days = fields.Integer(
         load_default=None,
-        error_messages=MESSAGES,
         validate=validate.Range(min=1, max=366, error=bilingual("须为 1 至 366 天", "1-366 days")),
         metadata=meta("结算周期（天，默认每周）", "Settlement period (days, weekly by default)"),
     )
     settlement_account = UpperString(
         required=True,
-        error_messages=MESSAGES,
         validate=validate.Regexp(
             _ACCOUNT, error=bilingual("结算账户应为 4 至 40 位数字或字母", "4-40 digits/letters")
         ),
@@ -129,14 +119,13 @@ class NewMerchantFields(Schema):
 
 
 @register_form("merchant_application")
-class MerchantApplicationForm(Schema):
+class MerchantApplicationForm(FormSchema):
     """校园卡商户接入申请表 (R23), filed by the operating unit: a new merchant (`merchant`,
     its details) with its terminals, more terminals for a merchant of the unit, or terminals
     moved to new places (`moves`)."""
 
     kind = fields.String(
         required=True,
-        error_messages=MESSAGES,
         validate=validate.OneOf(KINDS, error=bilingual("申请类型无效", "invalid kind")),
         metadata=meta("申请类型", "Application", "radio"),
     )
@@ -144,7 +133,6 @@ class MerchantApplicationForm(Schema):
     merchant = fields.Nested(
         NewMerchantFields,
         load_default=None,
-        error_messages=MESSAGES,
         metadata=meta("新商户信息", "New merchant", "fieldset"),
     )
     terminals = _list(TerminalFields, "终端", "Terminals")
@@ -187,7 +175,6 @@ class SettlementAccountConfirmationForm(DecisionFields):
     office (R23) before the merchant is admitted."""
 
     account_confirmed = fields.Boolean(
-        error_messages=MESSAGES,
         load_default=False,
         metadata=meta("已核实结算账户", "Settlement account verified"),
     )
@@ -203,12 +190,10 @@ class AccessAgreementForm(DecisionFields):
     (R11, R23). The rate is the ledger's; the agreement's number is kept with the request."""
 
     agreement_signed = fields.Boolean(
-        error_messages=MESSAGES,
         load_default=False,
         metadata=meta("已签订接入协议（管理费 0.5%）", "Agreement signed (0.5%)"),
     )
     agreement_no = fields.String(
-        error_messages=MESSAGES,
         load_default="",
         validate=validate.Length(max=40, error=bilingual("协议编号过长", "agreement no. too long")),
         metadata=meta("协议编号", "Agreement number"),
@@ -223,12 +208,11 @@ class AccessAgreementForm(DecisionFields):
 
 
 @register_form("merchant_revocation")
-class MerchantRevocationForm(Schema):
+class MerchantRevocationForm(FormSchema):
     """校园卡商户撤销申请表 (R24), filed by the operating unit."""
 
     merchant_code = code_field("商户编号", "Merchant code", required=True)
     reason = fields.String(
-        error_messages=MESSAGES,
         required=True,
         validate=validate.Length(min=1, max=500, error=bilingual("须为 1 至 500 字", "1-500")),
         metadata=meta("撤销原因", "Reason", "textarea"),

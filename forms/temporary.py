@@ -3,11 +3,12 @@ certification, and the counter's record of each person who comes for a card."""
 
 from datetime import date
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from forms import register_form
 from forms.common import (
     DecisionFields,
+    FormSchema,
     IdentitySchema,
     bilingual,
     campus_today,
@@ -54,7 +55,7 @@ class TemporaryPersonSchema(IdentitySchema):
 
 
 @register_form("temporary_card_application")
-class TemporaryCardApplication(Schema):
+class TemporaryCardApplication(FormSchema):
     """临时卡申请: the department lists one or more people (R21)."""
 
     people = fields.List(
@@ -130,7 +131,7 @@ def _within_a_year(value: date) -> None:
 
 
 @register_form("temporary_card_extension")
-class TemporaryCardExtension(Schema):
+class TemporaryCardExtension(FormSchema):
     """临时卡延期: the department asks for a later expiry, never more than a year ahead (R22)."""
 
     card_no = card_no_field("临时卡卡号", "Temporary card number")
