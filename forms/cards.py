@@ -11,11 +11,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from forms import register_form
 from forms.common import (
+    CounterFields,
     DecisionFields,
     FormSchema,
     IdentitySchema,
     bilingual,
     card_no_field,
+    checkbox,
     meta,
     required_when_approving,
 )
@@ -35,10 +37,6 @@ def _choice(zh: str, en: str, choices: tuple[str, ...], widget: str, **presence)
         metadata=meta(zh, en, widget),
         **(presence or {"required": True}),
     )
-
-
-def _checkbox(zh: str, en: str) -> fields.Boolean:
-    return fields.Boolean(load_default=False, metadata=meta(zh, en, "checkbox"))
 
 
 class DelegateSchema(IdentitySchema):
@@ -91,7 +89,7 @@ class CardReissueForm(FormSchema):
     reason = _choice("补办原因", "Reason", REISSUE_REASONS, "radio")
     mode = _choice("办理方式", "Who comes", (IN_PERSON, DELEGATED), "radio", load_default=IN_PERSON)
     delegate = _delegate_field(DelegateSchema)
-    fee_from_balance = _checkbox("工本费从卡内余额扣除", "Fee taken from the card's balance")
+    fee_from_balance = checkbox("工本费从卡内余额扣除", "Fee taken from the card's balance")
 
     @validates_schema
     def _delegate_when_delegated(self, data, **_kwargs):
@@ -108,31 +106,17 @@ class CardReissueForm(FormSchema):
 
 
 @register_form("card_reissue_counter")
-class CardReissueCounter(DecisionFields):
+class CardReissueCounter(CounterFields):
     """At the counter (R15, R16): the holder's ID checked (for a delegate, the delegate's own ID
     and the holder's ID or written delegation), the fee collected; approving reissues."""
 
-    identity_checked = _checkbox(
+    identity_checked = checkbox(
         "已核验证件（代办：代办人本人证件及持卡人证件或委托证明）",
         "ID checked (a delegate: their own ID and the holder's ID or written delegation)",
     )
-    fee_collected = _checkbox(
+    fee_paid = checkbox(
         "已收取工本费（现金，或确认从卡内余额扣除）", "Fee collected (cash, or from the balance)"
     )
-    new_card_no = card_no_field(
-        "新卡卡号（空白卡卡号，可空）", "New card number", required=False, load_default=None,
-        allow_none=True,
-    )  # fmt: skip
-
-    @validates_schema
-    def _checked(self, data, **_kwargs):
-        required_when_approving(
-            data,
-            {
-                "identity_checked": ("已核验证件", "the ID check"),
-                "fee_collected": ("已收取工本费", "the fee"),
-            },
-        )
 
 
 @register_form("card_cancellation")
@@ -142,10 +126,10 @@ class CardCancellationForm(FormSchema):
 
     card_no = card_no_field("注销卡号", "Card to cancel")
     reason = _choice("离校原因", "Leaving because", LEAVING_REASONS, "select")
-    identity_checked = _checkbox(
+    identity_checked = checkbox(
         "已核验持卡人（及代办人）有效证件", "The holder's (and delegate's) ID checked"
     )
-    card_presented = _checkbox("持卡人校园卡已交回", "The holder's card handed in")
+    card_presented = checkbox("持卡人校园卡已交回", "The holder's card handed in")
     delegate = _delegate_field(CancellationDelegateSchema)
 
     @validates_schema
@@ -159,7 +143,7 @@ class CardCancellationForm(FormSchema):
 class CardCancellationCounter(DecisionFields):
     """At the counter: the balance handed over in cash (R14); approving cancels the card."""
 
-    cash_handed_over = _checkbox(
+    cash_handed_over = checkbox(
         "卡内余额已以现金当面点交（余额为零时确认即可）", "Balance handed over in cash"
     )
 

@@ -170,3 +170,30 @@ def required_when_approving(data: dict, names_zh_en: dict[str, tuple[str, str]])
     }
     if missing:
         raise ValidationError(missing)
+
+
+def checkbox(zh: str, en: str) -> fields.Boolean:
+    """A box to tick, unticked unless sent."""
+    return fields.Boolean(load_default=False, metadata=meta(zh, en, "checkbox"))
+
+
+class CounterFields(DecisionFields):
+    """At the counter: the ID checked in person and the fee collected (both needed to
+    approve), and the number of the blank card handed out (else a new number is given)."""
+
+    identity_checked = checkbox("已当面核验身份证件", "ID checked in person")
+    fee_paid = checkbox("已收取工本费", "Fee paid")
+    new_card_no = card_no_field(
+        "发放卡号（空白卡卡号，可空）", "Card number given", required=False, load_default=None,
+        allow_none=True,
+    )  # fmt: skip
+
+    @validates_schema
+    def _checked(self, data, **_kwargs):
+        required_when_approving(
+            data,
+            {
+                "identity_checked": ("已核验身份证件", "the ID check"),
+                "fee_paid": ("已收取工本费", "the fee"),
+            },
+        )

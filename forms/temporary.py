@@ -7,6 +7,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from forms import register_form
 from forms.common import (
+    CounterFields,
     DecisionFields,
     FormSchema,
     IdentitySchema,
@@ -94,30 +95,9 @@ class DepartmentCertification(DecisionFields):
 
 
 @register_form("temporary_card_counter")
-class TemporaryCardCounter(DecisionFields):
+class TemporaryCardCounter(CounterFields):
     """At the counter: the person's ID checked against the application, the fee paid (R21);
     approving issues the card, rejecting records why none was issued."""
-
-    identity_checked = fields.Boolean(
-        load_default=False, metadata=meta("已当面核验身份证件", "ID checked in person", "checkbox")
-    )
-    fee_paid = fields.Boolean(
-        load_default=False, metadata=meta("已收取工本费", "Fee paid", "checkbox")
-    )
-    card_no = card_no_field(
-        "发放卡号（空白卡卡号，可空）", "Card number given", required=False, load_default=None,
-        allow_none=True,
-    )  # fmt: skip
-
-    @validates_schema
-    def _checked(self, data, **_kwargs):
-        required_when_approving(
-            data,
-            {
-                "identity_checked": ("已核验身份证件", "the ID check"),
-                "fee_paid": ("已收取工本费", "the fee"),
-            },
-        )
 
 
 def _within_a_year(value: date) -> None:

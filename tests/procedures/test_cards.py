@@ -55,7 +55,7 @@ def reissue(card, **extra) -> dict:
 
 def counter_ok(desk, instance, **extra):
     """The clerk checked the ID, took the fee and approves the reissue."""
-    desk.approve("clerk", instance, "counter", identity_checked=True, fee_collected=True, **extra)
+    desk.approve("clerk", instance, "counter", identity_checked=True, fee_paid=True, **extra)
 
 
 def ended_at(desk, instance) -> list[str]:
@@ -323,7 +323,7 @@ def test_r16_the_reissue_form_refuses_bad_fields(desk, db_session, extra, path):
 def test_r16_the_counter_form_needs_the_checks_to_approve(desk, staff):
     instance = desk.start("clerk", "card_reissue", reissue(staff))
     with pytest.raises(FormInvalid) as refused:
-        desk.approve("clerk", instance, "counter", fee_collected=True)
+        desk.approve("clerk", instance, "counter", fee_paid=True)
     assert "identity_checked" in refused.value.errors
     with pytest.raises(FormInvalid):
         desk.approve("clerk", instance, "counter", identity_checked=True, new_card_no="1x")

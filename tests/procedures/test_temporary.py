@@ -64,7 +64,7 @@ def test_r21_r04_each_person_comes_to_the_counter_and_gets_a_card(desk, home, db
     first, second = visitor("甲"), visitor("乙", until=TODAY + timedelta(days=500))
     instance = approved(desk, home, first, second)
     assert desk.waiting_at(instance) == ["visit", "visit"]
-    come(desk, instance, 0, card_no="2026000001")
+    come(desk, instance, 0, new_card_no="2026000001")
     come(desk, instance, 0)
     assert instance.status == InstanceStatus.COMPLETED
     (card_a,), (card_b,) = (
