@@ -13,7 +13,7 @@ from ledger.ops.closing import cancel_card
 from ledger.ops.common import yuan
 from ledger.ops.reissue import REISSUABLE, reissue_card
 from workflows.context import Env
-from workflows.procedures.common import tell_department, tell_invalid, verdict
+from workflows.procedures.common import checked, tell_department, verdict
 from workflows.registry import action
 
 CANCELLABLE = (CardState.ACTIVE, CardState.LOST, CardState.EXPIRED)
@@ -38,12 +38,6 @@ def _card(env: Env, card_no: str | None) -> Card | None:
 
 def _unknown(card_no: str) -> dict:
     return verdict([(f"卡号 {card_no} 不存在", f"there is no card {card_no}")])
-
-
-def _told_if_invalid(env: Env, instance_id: int, found: dict) -> dict:
-    if not found["ok"]:
-        tell_invalid(env, instance_id, found)
-    return found
 
 
 def _delegate_problems(card: Card, delegate: dict | None) -> Problems:
@@ -77,7 +71,7 @@ def check_reissue(
     people (R20); a delegate is not the holder. Its type decides the fee (R03)."""
     card = _card(env, card_no)
     if card is None:
-        return _told_if_invalid(env, instance_id, _unknown(card_no))
+        return checked(env, instance_id, _unknown(card_no))
     problems = _delegate_problems(card, delegate)
     if card.state not in REISSUABLE:
         state = STATE_ZH[card.state]
@@ -91,7 +85,7 @@ def check_reissue(
         problems.append(("持卡人不是本单位人员", "the holder is not the department's"))
     if card.expires_on is not None and card.expires_on < env.today:
         problems.append(("临时卡已过期，请先申请延期", "the temporary card has expired"))
-    return _told_if_invalid(env, instance_id, _found(card, problems))
+    return checked(env, instance_id, _found(card, problems))
 
 
 @action("cards.check_fee", inert=True)
@@ -106,7 +100,7 @@ def check_fee(env: Env, instance_id: int, card_no: str, fee: int, fee_from_balan
                 f"the balance of {yuan(balance)} yuan does not cover the {yuan(fee)} yuan fee",
             )
         )
-    return _told_if_invalid(env, instance_id, verdict(problems, fee=fee, balance=balance))
+    return checked(env, instance_id, verdict(problems, fee=fee, balance=balance))
 
 
 @action("cards.reissue")
@@ -211,11 +205,11 @@ def check_cancellation(
     card. Shows the balance to pay out."""
     card = _card(env, card_no)
     if card is None:
-        return _told_if_invalid(env, instance_id, _unknown(card_no))
+        return checked(env, instance_id, _unknown(card_no))
     problems = _state_problems(card)
     problems += _leaving_problems(card, reason, card_presented)
     problems += _cancelling_delegate_problems(env, card, delegate)
-    return _told_if_invalid(env, instance_id, _found(card, problems))
+    return checked(env, instance_id, _found(card, problems))
 
 
 @action("cards.cancel")

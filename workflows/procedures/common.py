@@ -35,11 +35,14 @@ def tell_department(
     return people
 
 
-def tell_invalid(env: Env, instance_id: int, found: dict) -> list[int]:
-    """Tell the department why its request is invalid (a failed check's `verdict`)."""
+def checked(env: Env, instance_id: int, found: dict) -> dict:
+    """A check's `verdict`, returned; when it failed, the department is told why first."""
+    if found["ok"]:
+        return found
     instance = env.session.get(ProcessInstance, instance_id)
-    return tell_department(
+    tell_department(
         env, instance_id, "invalid",
         f"申请 {instance.business_key} 无效：{problems_text(found['problems'], 'zh')}",
         f"Request {instance.business_key} is invalid: {problems_text(found['problems'], 'en')}",
     )  # fmt: skip
+    return found

@@ -20,7 +20,7 @@ from ledger.ops import merchants as merchant_ops
 from ledger.ops.common import yuan
 from ledger.ops.settlement import settle_merchant
 from workflows.context import Env
-from workflows.procedures.common import tell_department, tell_invalid, verdict
+from workflows.procedures.common import checked, tell_department, verdict
 from workflows.registry import action
 
 Problems = list[tuple[str, str]]
@@ -111,9 +111,7 @@ def check_application(
             supervising_department_id=admitted.supervising_department_id if admitted else None,
             merchant_name=admitted.name if admitted else None,
         )
-    if problems:
-        tell_invalid(env, instance_id, found)
-    return found
+    return checked(env, instance_id, found)
 
 
 def _register(env: Env, merchant_code: str, terminals: list[dict]) -> list[str]:
@@ -172,9 +170,7 @@ def check_revocation(
         merchant_name=merchant.name if merchant else None,
         balance=_balance(env, merchant) if merchant else None,
     )
-    if problems:
-        tell_invalid(env, instance_id, found)
-    return found
+    return checked(env, instance_id, found)
 
 
 def _balance(env: Env, merchant: Merchant) -> int:

@@ -14,7 +14,7 @@ from workflows import audit, identity
 from workflows.context import Env
 from workflows.models import HumanTask, ProcessInstance, TaskState
 from workflows.notify import notify
-from workflows.procedures.common import tell_department, tell_invalid, verdict
+from workflows.procedures.common import checked, tell_department, verdict
 from workflows.registry import action
 
 EXTENDABLE = (*LIVE_STATES, CardState.EXPIRED)
@@ -45,9 +45,7 @@ def screen_people(env: Env, instance_id: int, department_id: int, people: list[d
         elif card_ops.live_card(env.ledger_ctx(), known.id) is not None:
             problems.append((f"{name} 已持有校园卡，请申请延期", f"{name} holds a card already"))
     found = verdict(problems, foreign=foreign)
-    if problems and not foreign:
-        tell_invalid(env, instance_id, found)
-    return found
+    return found if foreign else checked(env, instance_id, found)
 
 
 @action("temporary.report_fraud", inert=True)
@@ -129,10 +127,7 @@ def lapse(env: Env, instance_id: int, person: dict) -> dict:
 def check_card(env: Env, instance_id: int, card_no: str, department_id: int) -> dict:
     """R22: the card to extend is a temporary card of the department's, not ended; if not,
     the department is told why."""
-    found = _card_verdict(env, card_no, department_id)
-    if not found["ok"]:
-        tell_invalid(env, instance_id, found)
-    return found
+    return checked(env, instance_id, _card_verdict(env, card_no, department_id))
 
 
 def _card_verdict(env: Env, card_no: str, department_id: int) -> dict:

@@ -29,7 +29,7 @@ from workflows.errors import FormInvalid, NotAllowed
 from workflows.identity import Role, User
 from workflows.models import HumanTask, ProcessInstance, TaskState
 from workflows.notify import notify
-from workflows.procedures.common import tell_department, tell_invalid, verdict
+from workflows.procedures.common import checked, tell_department, verdict
 from workflows.registry import action
 
 PROCESS_ID = "forced_termination"
@@ -244,9 +244,7 @@ def check_request(
     problems = roster_problems(env.session, filer, department_id, entries, evidence)
     reasons = Counter(entry["reason"] for entry in entries)
     found = verdict(_described(problems, entries), count=len(entries), reasons=dict(reasons))
-    if problems:
-        tell_invalid(env, instance_id, found)
-    return found
+    return checked(env, instance_id, found)
 
 
 @action("termination.check_exclusions", inert=True)
