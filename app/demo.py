@@ -89,6 +89,7 @@ REISSUE_KIOSKS = [
 R = Role
 LOGINS = [  # username, display name, role, department code
     ("applicant", "部门秘书（信息学院）", R.APPLICANT, "CS"),
+    ("logistics", "经办人（后勤管理处）", R.APPLICANT, "LOGI"),
     ("approver", "部门负责人（信息学院）", R.DEPT_APPROVER, "CS"),
     ("cardoffice", "卡务中心柜员", R.CARD_OFFICE, None),
     ("settlement", "结算中心会计", R.SETTLEMENT, None),

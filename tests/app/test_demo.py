@@ -1,5 +1,6 @@
 """`flask demo load`: every card type, the seed's places and kiosks, one login per role,
-a ledger that checks out, and a second run that changes nothing."""
+one request of each process waiting in someone's inbox, a ledger that checks out, and a
+second run that changes nothing."""
 
 from sqlalchemy import func, select, text
 
@@ -9,6 +10,7 @@ from ledger.check import check_ledger
 from ledger.models.cards import Card, CardType
 from ledger.models.merchants import Kiosk, KioskKind, Merchant
 from workflows.identity import Role, User
+from workflows.models import HumanTask
 
 
 def count(model, *where) -> int:
@@ -32,6 +34,14 @@ def test_demo_load_is_complete_and_idempotent(app):
         assert roles == set(Role)
         assert check_ledger(db.session) == []
         cards = count(Card)
+        waiting = db.session.execute(
+            select(HumanTask.process_id, HumanTask.task_name).where(HumanTask.state == "open")
+        ).all()
+        assert sorted(waiting) == [
+            ("card_reissue", "counter"), ("forced_termination", "it_review"),
+            ("merchant_onboarding", "supervising_review"),
+            ("temporary_card", "dept_certify"), ("temporary_card_extension", "dept_review"),
+        ]  # fmt: skip
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0 and "未重复载入" in second.output
     with app.app_context():
