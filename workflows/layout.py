@@ -195,7 +195,7 @@ def _offset(layout: Layout, ids, dx: float, dy: float) -> None:
 
 
 def lay_out(text: bytes) -> bytes:
-    """`text` (a BPMN file) with a fresh diagram for its first executable process."""
+    """`text` (a BPMN file) with a fresh diagram for its (first) process."""
     root = etree.fromstring(text, etree.XMLParser(remove_blank_text=False))
     process = root.find("bpmn:process", NS)
     collaboration = _collaboration(root, process)
