@@ -1,15 +1,51 @@
-"""What the procedures' actions share: a check's verdict, and telling a department."""
+"""What the procedures' actions share: a check's verdict, finding a card, who decided a task,
+and telling a department."""
 
+from sqlalchemy import select
+
+from ledger.models.cards import Card
 from workflows import identity
 from workflows.context import Env
-from workflows.models import ProcessInstance
+from workflows.models import HumanTask, ProcessInstance, TaskState
 from workflows.notify import notify
 
+#: What a check found wrong: (中文, English) each.
+Problems = list[tuple[str, str]]
 
-def verdict(problems: list[tuple[str, str]], **found) -> dict:
+
+def verdict(problems: Problems, **found) -> dict:
     """A check's result for the process to branch on: `ok`, the problems in both languages
     (shown to the applicant where the request ends), and what the check found."""
     return {"ok": not problems, "problems": [{"zh": zh, "en": en} for zh, en in problems]} | found
+
+
+def find_card(env: Env, card_no: str | None) -> Card | None:
+    """The card numbered `card_no`, or None."""
+    if not card_no:
+        return None
+    return env.session.scalar(select(Card).where(Card.card_no == card_no))
+
+
+def unknown_card(card_no: str) -> dict:
+    """The verdict on a card number the card system does not know."""
+    return verdict([(f"卡号 {card_no} 不存在", f"there is no card {card_no}")])
+
+
+def decided_by(env: Env, instance_id: int, task_name: str) -> identity.User | None:
+    """Who last completed the request's user task `task_name` (the person who acted, also
+    when standing in for someone), or None."""
+    query = (
+        select(HumanTask.completed_by_id)
+        .where(
+            HumanTask.instance_id == instance_id,
+            HumanTask.task_name == task_name,
+            HumanTask.state == TaskState.COMPLETED,
+        )
+        .order_by(HumanTask.id.desc())
+        .limit(1)
+    )
+    user_id = env.session.scalar(query)
+    return env.session.get(identity.User, user_id) if user_id is not None else None
 
 
 def problems_text(problems: list[dict], lang: str) -> str:
