@@ -6,6 +6,9 @@ field's metadata (`label_zh`, `label_en`, and optionally `help_zh`, `help_en`, `
 """
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -32,9 +35,23 @@ def meta(zh: str, en: str, widget: str | None = None, **extra) -> dict:
     return {"label_zh": zh, "label_en": en, **({"widget": widget} if widget else {}), **extra}
 
 
+_TODAY: ContextVar[date | None] = ContextVar("forms_today", default=None)
+
+
+@contextmanager
+def validating_on(day: date) -> Iterator[None]:
+    """Validate forms as on `day` (the operation's clock), not the wall clock's today."""
+    token = _TODAY.set(day)
+    try:
+        yield
+    finally:
+        _TODAY.reset(token)
+
+
 def campus_today() -> date:
-    """Today on the campus calendar (Asia/Shanghai)."""
-    return datetime.now(CAMPUS).date()
+    """The day forms are validated on: `validating_on`'s, else today on the campus calendar
+    (Asia/Shanghai)."""
+    return _TODAY.get() or datetime.now(CAMPUS).date()
 
 
 def resident_id_valid(number: str) -> bool:

@@ -39,7 +39,7 @@ def start_instance(
     if definition is None:
         raise NotFound(what_zh="流程", what_en="process", key=process_id)
     _require_start_role(env, definition, department_id)
-    form_data = validated(definition.start_form, data)
+    form_data = validated(definition.start_form, data, env.today)
     _require_new_key(env, process_id, business_key)
     instance = _new_instance(env, definition, business_key, department_id, title)
     env.session.add(instance)

@@ -71,7 +71,7 @@ def complete(env: Env, task_id: int, data: dict | None = None) -> HumanTask:
     applicant's corrected start form after a return)."""
     row, instance = get_open_task(env, task_id)
     behalf = permissions.acting_for(env, row)
-    form_data = validated(row.form, data)
+    form_data = validated(row.form, data, env.today)
     if row.kind == TaskKind.RESUBMIT:
         return _resubmit(env, row, instance, form_data, behalf)
     require_status(instance, (InstanceStatus.RUNNING,), "办理", "acted on")
@@ -281,7 +281,7 @@ def add_signer(
     if position == "before":
         row.return_to_id = row.assignee_id or env.user.id
     else:
-        details["data"] = form_data = validated(row.form, data)
+        details["data"] = form_data = validated(row.form, data, env.today)
         if form_data.get("decision") == "reject":
             raise InvalidInput(reason_zh="驳回无需加签", reason_en="a rejection needs no signer")
     row.assignee_id, row.claimed_at = signer.id, None  # the signer cannot unclaim it

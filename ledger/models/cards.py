@@ -44,6 +44,13 @@ class Channel(StrEnum):
 # Channels where the holder acts alone and proves it with the query password (R06).
 SELF_SERVICE = (Channel.KIOSK, Channel.WEB, Channel.PHONE, Channel.WECHAT)
 
+TYPE_ZH = {
+    CardType.STAFF: "职工卡",
+    CardType.EMPLOYEE: "员工卡",
+    CardType.STUDENT: "学生卡",
+    CardType.TEMPORARY: "临时卡",
+}
+
 STATE_ZH = {
     CardState.ACTIVE: "正常",
     CardState.LOST: "挂失",

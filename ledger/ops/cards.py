@@ -268,6 +268,7 @@ def cards_to_remind(ctx: Ctx, within_days: int) -> list[Card]:
             Card.expires_on.between(ctx.today, horizon),
         )
         .order_by(Card.id)
+        .with_for_update(skip_locked=True)  # two runs at once remind of each card once
     ).all()
     reminders = ctx.session.scalars(
         select(CardEvent).where(

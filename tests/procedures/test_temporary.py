@@ -16,6 +16,7 @@ from ledger.ops.cards import one_year_after
 from tests.procedures.conftest import BPMN_DIR, resident_id
 from workflows.deploy import deploy_sources
 from workflows.errors import FormInvalid, NotAllowed
+from workflows.formdata import validated
 from workflows.models import InstanceStatus
 from workflows.procedures.temporary import remind_expiring_cards
 
@@ -165,6 +166,25 @@ def test_r21_who_has_not_come_within_30_days_lapses(desk, home, db_session):
     assert states == {"来者": "issued", "未来者": "lapsed"}
 
 
+def test_r01_people_entitled_to_another_card_cannot_have_a_temporary_one(desk, home, make):
+    staff = make.person(PersonCategory.FACULTY, department=home, id_number=resident_id())
+    instance = apply(desk, home, visitor(staff.name, id_number=staff.id_number))
+    desk.approve("approver", instance, "dept_certify", certified=True)
+    assert instance.status == InstanceStatus.COMPLETED and desk.waiting_at(instance) == []
+    assert any("应办理职工卡" in n.text_zh for n in desk.notes("applicant"))
+
+
+def test_r04_who_comes_after_the_working_period_gets_no_card(desk, home, db_session):
+    person = visitor(until=TODAY + timedelta(days=10))
+    instance = approved(desk, home, person)
+    desk.later(days=12)
+    come(desk, instance)
+    assert instance.status == InstanceStatus.COMPLETED
+    assert cards_of(db_session, person["id_number"]) == [] and fees(db_session) == []
+    assert desk.data(instance)["outcomes"][0]["state"] == "period_over"
+    assert any(n.kind == "period_over" for n in desk.notes("applicant"))
+
+
 def test_r21_the_counter_refuses_when_the_id_does_not_match(desk, home, db_session):
     person = visitor()
     instance = approved(desk, home, person)
@@ -244,18 +264,29 @@ def test_r22_r04_an_approved_extension_moves_the_expiry(desk, home, temporary, d
     assert check_ledger(db_session) == []
 
 
-def test_r22_an_expired_card_is_extended_back_to_active(desk, home, temporary, at, ctx):
+def test_r22_an_expired_card_is_not_extended(desk, home, temporary, at, ctx):
     from ledger.ops.cards import expire_cards
 
     expire_cards(at(ctx.now + timedelta(days=181)))
-    assert temporary.state == CardState.EXPIRED
     instance = extension(desk, home, temporary.card_no)
-    desk.approve("approver", instance, "dept_review")
-    desk.approve("clerk", instance, "office_review")
-    assert (temporary.state, temporary.expires_on) == (
-        CardState.ACTIVE,
-        TODAY + timedelta(days=200),
-    )
+    assert instance.status == InstanceStatus.COMPLETED and desk.waiting_at(instance) == []
+    (note,) = [n for n in desk.notes("applicant") if n.kind == "invalid"]
+    assert "到期前申请" in note.text_zh and "before expiry" in note.text_en
+    assert temporary.state == CardState.EXPIRED
+
+
+def test_r22_the_new_expiry_must_be_later_than_the_current_one(desk, home, temporary):
+    instance = extension(desk, home, temporary.card_no, until=temporary.expires_on)
+    assert instance.status == InstanceStatus.COMPLETED and desk.waiting_at(instance) == []
+    assert any("晚于当前有效期" in n.text_zh for n in desk.notes("applicant"))
+    assert "holder" not in desk.data(instance)["check"]
+
+
+def test_r04_forms_are_validated_on_the_operations_day_not_the_wall_clock():
+    data = {"card_no": "1234567", "new_expiry": "2027-06-01", "reason": "项目延期"}
+    assert validated("temporary_card_extension", data, today=date(2026, 11, 27))
+    with pytest.raises(FormInvalid):  # more than a year ahead of that day
+        validated("temporary_card_extension", data, today=date(2026, 5, 1))
 
 
 def test_r04_an_extension_more_than_a_year_ahead_is_refused(desk, home, temporary):

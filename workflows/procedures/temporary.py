@@ -7,17 +7,24 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from ledger.models.cards import LIVE_STATES, Card, CardState, CardType
+from ledger.models.cards import LIVE_STATES, STATE_ZH, TYPE_ZH, Card, CardState, CardType
 from ledger.models.people import IdType, Person, PersonCategory
 from ledger.ops import cards as card_ops
 from workflows import audit, identity
 from workflows.context import Env
-from workflows.models import HumanTask, ProcessInstance, TaskState
+from workflows.models import ProcessInstance
 from workflows.notify import notify
-from workflows.procedures.common import checked, tell_department, verdict
+from workflows.procedures.common import (
+    Problems,
+    checked,
+    decided_by,
+    find_card,
+    tell_department,
+    unknown_card,
+    verdict,
+)
 from workflows.registry import action
 
-EXTENDABLE = (*LIVE_STATES, CardState.EXPIRED)
 REMIND_DAYS = 30
 
 
@@ -31,9 +38,9 @@ def _person(env: Env, entry: dict) -> Person | None:
 
 @action("temporary.screen_people", inert=True)
 def screen_people(env: Env, instance_id: int, department_id: int, people: list[dict]) -> dict:
-    """R20, R02: who of the listed people the card system knows as another department's
-    (`foreign`: the request is refused and reported), or as holding a card already (the
-    request ends and the department is told why)."""
+    """R20, R01, R02: who of the listed people the card system knows as another department's
+    (`foreign`: the request is refused and reported), as entitled to another card type, or
+    as holding a card already (the request ends and the department is told why)."""
     problems, foreign = [], []
     for entry in people:
         known, name = _person(env, entry), entry["name"]
@@ -42,6 +49,14 @@ def screen_people(env: Env, instance_id: int, department_id: int, people: list[d
         if known.department_id != department_id:
             foreign.append(name)
             problems.append((f"{name} 不是本单位人员", f"{name} is not the department's"))
+        elif known.category != PersonCategory.OTHER:
+            card_type = card_ops.CARD_TYPE_FOR[known.category]
+            problems.append(
+                (
+                    f"{name} 应办理{TYPE_ZH[card_type]}，不能申请临时卡（R01）",
+                    f"{name} is issued a {card_type.value} card, not a temporary one (R01)",
+                )
+            )
         elif card_ops.live_card(env.ledger_ctx(), known.id) is not None:
             problems.append((f"{name} 已持有校园卡，请申请延期", f"{name} holds a card already"))
     found = verdict(problems, foreign=foreign)
@@ -53,16 +68,7 @@ def report_fraud(env: Env, instance_id: int, foreign: list[str]) -> dict:
     """R20: tell the card office and the IT centre who certified people who are not the
     department's own; the case is on the request's audit trail."""
     instance = env.session.get(ProcessInstance, instance_id)
-    certifier = env.session.scalar(
-        select(HumanTask)
-        .where(
-            HumanTask.instance_id == instance_id,
-            HumanTask.task_name == "dept_certify",
-            HumanTask.state == TaskState.COMPLETED,
-        )
-        .order_by(HumanTask.id.desc())
-    )
-    by = env.session.get(identity.User, certifier.completed_by_id) if certifier else None
+    by = decided_by(env, instance_id, "dept_certify")
     names, who = "、".join(foreign), by.display_name if by else "?"
     audit.record(env, instance, "report", details={"foreign": foreign, "certified_by": who})
     roles = (identity.Role.CARD_OFFICE, identity.Role.IT_CENTER)
@@ -95,10 +101,18 @@ def _register(env: Env, entry: dict, department_id: int) -> Person:
 
 @action("temporary.issue_card")
 def issue_card(
-    env: Env, person: dict, department_id: int, fee: int, card_no: str | None = None
+    env: Env,
+    instance_id: int,
+    person: dict,
+    department_id: int,
+    fee: int,
+    card_no: str | None = None,
 ) -> dict:
     """R21, R04: the person came with valid ID and paid: issue the card, valid for the working
-    period and never more than a year."""
+    period and never more than a year. Someone whose working period is over gets none (the
+    department is told, the fee is handed back)."""
+    if date.fromisoformat(person["work_until"]) < env.today:
+        return _period_over(env, instance_id, person)
     holder = _register(env, person, department_id)
     issued = card_ops.issue_card(
         env.ledger_ctx(),
@@ -109,6 +123,16 @@ def issue_card(
         fee=fee,
     )
     return {"name": person["name"], "state": "issued"} | issued
+
+
+def _period_over(env: Env, instance_id: int, person: dict) -> dict:
+    name, until = person["name"], person["work_until"]
+    tell_department(
+        env, instance_id, "period_over",
+        f"{name} 的在校工作期已于 {until} 结束，未发放临时卡，工本费已退还",
+        f"{name}'s working period ended on {until}: no card was issued, the fee was returned",
+    )  # fmt: skip
+    return {"name": name, "state": "period_over"}
 
 
 @action("temporary.lapse", inert=True)
@@ -124,25 +148,43 @@ def lapse(env: Env, instance_id: int, person: dict) -> dict:
 
 
 @action("temporary.check_card", inert=True)
-def check_card(env: Env, instance_id: int, card_no: str, department_id: int) -> dict:
-    """R22: the card to extend is a temporary card of the department's, not ended; if not,
-    the department is told why."""
-    return checked(env, instance_id, _card_verdict(env, card_no, department_id))
-
-
-def _card_verdict(env: Env, card_no: str, department_id: int) -> dict:
-    card = env.session.scalar(select(Card).where(Card.card_no == card_no))
+def check_card(
+    env: Env, instance_id: int, card_no: str, department_id: int, new_expiry: str
+) -> dict:
+    """R22: the card to extend is a live temporary card of the department's, and the new
+    expiry is later than its current one; if not, the department is told why."""
+    card = find_card(env, card_no)
     if card is None:
-        return verdict([(f"卡号 {card_no} 不存在", f"no card {card_no}")])
-    problems = []
-    if card.card_type != CardType.TEMPORARY:
-        problems.append(("只有临时卡可以延期", "only temporary cards are extended"))
+        return checked(env, instance_id, unknown_card(card_no))
+    found = verdict(_extension_problems(card, department_id, date.fromisoformat(new_expiry)))
+    if found["ok"]:  # what the approvers see; nothing of another department's cards
+        found |= {"holder": card.person.name, "expires_on": card.expires_on.isoformat()}
+    return checked(env, instance_id, found)
+
+
+def _extension_problems(card: Card, department_id: int, new_expiry: date) -> Problems:
     if card.person.department_id != department_id:
-        problems.append(("该卡持卡人不是本单位人员", "the holder is not the department's"))
-    if card.state not in EXTENDABLE:
-        problems.append((f"该卡已{card.state.value}，不能延期", f"the card is {card.state.value}"))
-    expires = card.expires_on.isoformat() if card.expires_on else None
-    return verdict(problems, holder=card.person.name, expires_on=expires)
+        return [("该卡持卡人不是本单位人员", "the holder is not the department's")]
+    if card.card_type != CardType.TEMPORARY:
+        return [("只有临时卡可以延期", "only temporary cards are extended")]
+    if card.state == CardState.EXPIRED:
+        return [
+            (
+                "该卡已过期：延期须在到期前申请，请重新申请临时卡（R22）",
+                "the card has expired: extensions are filed before expiry; apply anew (R22)",
+            )
+        ]
+    if card.state not in LIVE_STATES:
+        state = STATE_ZH[card.state]
+        return [(f"该卡状态为“{state}”，不能延期", f"the card is {card.state.value}")]
+    if new_expiry <= card.expires_on:
+        return [
+            (
+                f"新有效期须晚于当前有效期 {card.expires_on}",
+                f"the new expiry must be after the current one, {card.expires_on}",
+            )
+        ]
+    return []
 
 
 @action("temporary.extend_card")
