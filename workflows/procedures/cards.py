@@ -6,14 +6,20 @@ The checks only read; the ledger operations check again under their locks, so a 
 changes in between makes an incident rather than a wrong posting.
 """
 
-from sqlalchemy import select
-
-from ledger.models.cards import FINAL_STATES, STATE_ZH, Card, CardState, CardType, Channel
+from ledger.errors import Conflict
+from ledger.models.cards import STATE_ZH, Card, CardState, CardType, Channel
 from ledger.ops.closing import cancel_card
-from ledger.ops.common import yuan
+from ledger.ops.common import lock_card, yuan
 from ledger.ops.reissue import REISSUABLE, reissue_card
 from workflows.context import Env
-from workflows.procedures.common import checked, tell_department, verdict
+from workflows.procedures.common import (
+    Problems,
+    checked,
+    find_card,
+    tell_department,
+    unknown_card,
+    verdict,
+)
 from workflows.registry import action
 
 CANCELLABLE = (CardState.ACTIVE, CardState.LOST, CardState.EXPIRED)
@@ -27,27 +33,23 @@ LEAVING_FOR = {
 }
 LAPSE_DAYS = 30
 
-Problems = list[tuple[str, str]]
 
-
-def _card(env: Env, card_no: str | None) -> Card | None:
-    if not card_no:
-        return None
-    return env.session.scalar(select(Card).where(Card.card_no == card_no))
-
-
-def _unknown(card_no: str) -> dict:
-    return verdict([(f"卡号 {card_no} 不存在", f"there is no card {card_no}")])
+def _same_id(number: str | None, other: str) -> bool:
+    """ID numbers compare case-insensitively: a resident ID's check character may be x or X."""
+    return (number or "").upper() == other.upper()
 
 
 def _delegate_problems(card: Card, delegate: dict | None) -> Problems:
-    if delegate and delegate["id_number"] == card.person.id_number.upper():
+    if delegate and _same_id(delegate["id_number"], card.person.id_number):
         return [("代办人不能是持卡人本人", "the delegate cannot be the holder")]
     return []
 
 
 def _found(card: Card, problems: Problems) -> dict:
-    """The verdict with what the counter needs to see of the card."""
+    """The verdict, with what the counter needs to see of the card when it passed: a request
+    that fails (another department's card, say) does not learn its holder or balance."""
+    if problems:
+        return verdict(problems)
     account = card.account
     return verdict(
         problems,
@@ -69,9 +71,9 @@ def check_reissue(
 ) -> dict:
     """R15, R16: the card exists and is active or lost; a department files only for its own
     people (R20); a delegate is not the holder. Its type decides the fee (R03)."""
-    card = _card(env, card_no)
+    card = find_card(env, card_no)
     if card is None:
-        return checked(env, instance_id, _unknown(card_no))
+        return checked(env, instance_id, unknown_card(card_no))
     problems = _delegate_problems(card, delegate)
     if card.state not in REISSUABLE:
         state = STATE_ZH[card.state]
@@ -91,7 +93,7 @@ def check_reissue(
 @action("cards.check_fee", inert=True)
 def check_fee(env: Env, instance_id: int, card_no: str, fee: int, fee_from_balance: bool) -> dict:
     """R03, R08: a fee taken from the balance needs that much on the card."""
-    balance = _card(env, card_no).account.purse.balance
+    balance = find_card(env, card_no).account.purse.balance
     problems = []
     if fee_from_balance and balance < fee:
         problems.append(
@@ -179,8 +181,14 @@ def _cancelling_delegate_problems(env: Env, card: Card, delegate: dict | None) -
     problems = _delegate_problems(card, delegate)
     if not delegate or card.card_type == CardType.TEMPORARY:
         return problems
-    own = _card(env, delegate.get("card_no"))
-    if own is None or own.person.id_number != delegate["id_number"] or own.state in FINAL_STATES:
+    own = find_card(env, delegate.get("card_no"))
+    usable = (
+        own is not None
+        and _same_id(delegate["id_number"], own.person.id_number)
+        and own.state == CardState.ACTIVE
+        and (own.expires_on is None or own.expires_on >= env.today)
+    )
+    if not usable:
         problems.append(
             (
                 "代办人须出示本人有效的校园卡（卡号须为代办人本人的）",
@@ -203,9 +211,9 @@ def check_cancellation(
     freeze to be lifted); the counter pays out where R14 allows; the card is handed in
     (a temporary or lost one excepted); a delegate is not the holder and shows their own
     card. Shows the balance to pay out."""
-    card = _card(env, card_no)
+    card = find_card(env, card_no)
     if card is None:
-        return checked(env, instance_id, _unknown(card_no))
+        return checked(env, instance_id, unknown_card(card_no))
     problems = _state_problems(card)
     problems += _leaving_problems(card, reason, card_presented)
     problems += _cancelling_delegate_problems(env, card, delegate)
@@ -213,6 +221,24 @@ def check_cancellation(
 
 
 @action("cards.cancel")
-def cancel(env: Env, card_no: str, delegate: dict | None = None) -> dict:
-    """R18, R14: cancel the card and pay its whole balance in cash; a delegate is recorded."""
-    return cancel_card(env.ledger_ctx(), card_no, delegate=delegate or None)
+def cancel(
+    env: Env, card_no: str, expected: int | None = None, delegate: dict | None = None
+) -> dict:
+    """R18, R14: cancel the card and pay its whole balance in cash; a delegate is recorded.
+
+    `expected` is the balance the check showed and the clerk handed over: the card is locked
+    first, and a balance that moved since (a purchase before the counter step) is a Conflict,
+    so the request becomes an incident and nothing is paid out. Instances started on a
+    definition that does not pass it (None) are paid what the ledger holds."""
+    ctx = env.ledger_ctx()
+    card = lock_card(ctx, card_no)
+    account = card.account
+    balance = account.purse.balance + account.transitional.balance
+    if expected is not None and balance != expected:
+        raise Conflict(
+            reason_zh=f"卡内余额已由核验时的 {yuan(expected)} 元变为 {yuan(balance)} 元，"
+            "请撤销本申请后重新受理",
+            reason_en=f"the balance moved from {yuan(expected)} to {yuan(balance)} yuan since "
+            "the check; cancel this request and file it again",
+        )
+    return cancel_card(ctx, card_no, delegate=delegate or None)
