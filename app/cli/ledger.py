@@ -12,6 +12,7 @@ from ledger.check import check_ledger
 from ledger.context import Ctx
 from ledger.ops.cards import expire_cards
 from ledger.ops.closing import pay_bank_refunds
+from ledger.ops.common import yuan
 from ledger.ops.settlement import run_settlement
 
 group = AppGroup("ledger", help="The card ledger's checks and scheduled jobs.")
@@ -53,7 +54,13 @@ def settle() -> None:
 
 @group.command("refund-batch")
 def refund_batch() -> None:
-    """Pay pending bank refunds (graduates, R14) in one batch."""
+    """Pay pending bank refunds (graduates, R14) in one batch; those of holders with no bank
+    card on file are left out, to be paid in cash at the counter."""
     with unit_of_work():
         batch = pay_bank_refunds(_job_ctx())
     click.echo(json.dumps(batch, ensure_ascii=False))
+    click.echo(
+        f"已退至银行卡 {batch['count']} 笔，合计 {yuan(batch['total'])} 元；"
+        f"{batch['without_bank_card']} 笔因持卡人未登记银行卡未列入本批，"
+        "请本人到中油大厦A座105室领取现金"
+    )

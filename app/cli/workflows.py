@@ -1,5 +1,5 @@
-"""`flask workflows deploy | layout | tick | worker | remind-expiring | verify-audit`: the
-engine's commands."""
+"""`flask workflows deploy | layout | tick | worker | remind-expiring | verify-audit |
+bank-batch`: the engine's commands."""
 
 import time
 from datetime import UTC, datetime
@@ -13,14 +13,18 @@ from sqlalchemy.orm import Session
 
 from app.engine import deploy_bpmn, engine_config
 from app.extensions import db
+from reports.refunds import bank_refund_batch_csv
 from workflows.audit import verify_chains
 from workflows.context import Env
-from workflows.errors import InvalidBpmn
+from workflows.errors import InvalidBpmn, NotFound
 from workflows.layout import lay_out
 from workflows.procedures.temporary import remind_expiring_cards
+from workflows.procedures.termination import bank_refund_ids
 from workflows.timers import tick as tick_once
 
-group = AppGroup("workflows", help="Deploy BPMN, fire timers, verify the audit trail.")
+group = AppGroup(
+    "workflows", help="Deploy BPMN, fire timers, verify the audit trail, print bank batches."
+)
 
 
 @group.command("deploy")
@@ -94,3 +98,18 @@ def verify_audit(instance: int | None) -> None:
     if broken:
         raise click.ClickException(f"审计链校验失败：{len(broken)} 处")
     click.echo("审计链校验通过。")
+
+
+@group.command("bank-batch")
+@click.argument("instance_id", type=int)
+def bank_batch(instance_id: int) -> None:
+    """Print the CSV of a forced termination's bank refund batch (R14), as the settlement
+    centre sends it to the bank: `flask workflows bank-batch 42 > batch.csv`."""
+    env = Env(db.session, None, datetime.now(UTC), engine_config())
+    try:
+        text = bank_refund_batch_csv(db.session, bank_refund_ids(env, instance_id))
+    except NotFound as exc:
+        raise click.ClickException(exc.message("zh") + "\n" + exc.message("en")) from None
+    finally:
+        db.session.rollback()
+    click.echo(text, nl=False)

@@ -3,12 +3,12 @@ the refund routes of R14. Closing moves the account's whole balance in one entry
 
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ledger.context import Ctx
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.idempotency import idempotent
-from ledger.models.accounts import AccountKind, LedgerAccount
+from ledger.models.accounts import AccountKind, CardAccount, LedgerAccount
 from ledger.models.cards import Card, CardState, Channel, Delegation
 from ledger.models.journal import EntryKind
 from ledger.models.money import Refund, RefundRoute, RefundState
@@ -25,6 +25,9 @@ class TerminationReason(StrEnum):
     MISSING = "missing"  # confirmed by the responsible department
     DECEASED = "deceased"
 
+
+_CHUNK = 500  # refund ids locked per statement
+_SHOWN = 20  # refund ids a Conflict names
 
 REFUND_ROUTE = {  # R14, R19
     TerminationReason.GRADUATED: RefundRoute.BANK,
@@ -105,14 +108,12 @@ def terminate_card(ctx: Ctx, card_no: str, reason: TerminationReason) -> dict:
     }
 
 
-def _pay(ctx: Ctx, refund: Refund, paid_to: dict) -> int:
+def _pay(ctx: Ctx, refund: Refund, paid_to: dict, into: AccountKind = AccountKind.CASH) -> int:
     source = system_account(ctx.session, AccountKind.REFUNDS)
-    target_kind = AccountKind.BANK if refund.route == RefundRoute.BANK else AccountKind.CASH
-    target = system_account(ctx.session, target_kind)
     refund.payout_entry_id = post_entry(
         ctx,
         EntryKind.REFUND_PAYOUT,
-        [(source, target, refund.amount)],
+        [(source, system_account(ctx.session, into), refund.amount)],
         amount=refund.amount,
         card_id=refund.card_id,
     )
@@ -131,13 +132,32 @@ def _lock_pending(ctx: Ctx, refund_id: int) -> Refund:
     return refund
 
 
+def _bank_card_on_file():
+    """SQL: the refund's holder has a bank card on file (bound as R09 describes)."""
+    return (
+        select(CardAccount.id)
+        .join(Card, Card.card_account_id == CardAccount.id)
+        .where(Card.id == Refund.card_id, func.coalesce(CardAccount.bank_card_no, "") != "")
+        .exists()
+    )
+
+
 @idempotent("pay_refund")
 def pay_refund(ctx: Ctx, refund_id: int, *, claimant: dict | None = None) -> dict:
-    """Pay a pending refund in cash at the counter; a claimant's name and ID are recorded."""
+    """Pay a pending refund in cash at the counter; a claimant's name and ID are recorded.
+    A graduate's bank refund is paid here only if the holder has no bank card on file, which
+    no bank batch can reach (R14, decided); `paid_to` notes it."""
     refund = _lock_pending(ctx, refund_id)
-    if refund.route == RefundRoute.BANK:
-        raise Conflict(reason_zh="该退款经银行批量退回", reason_en="this refund goes by bank batch")
     paid_to = {"to": "holder"}
+    if refund.route == RefundRoute.BANK:
+        bank_card = select(CardAccount.bank_card_no).join(
+            Card, Card.card_account_id == CardAccount.id
+        )
+        if ctx.session.scalar(bank_card.where(Card.id == refund.card_id)):
+            raise Conflict(
+                reason_zh="该退款经银行批量退回", reason_en="this refund goes by bank batch"
+            )
+        paid_to = {"to": "holder", "note": "no bank card on file"}
     if refund.route == RefundRoute.CLAIMANT:
         name, number = (str((claimant or {}).get(k) or "").strip() for k in ("name", "id_number"))
         if not name or not number:
@@ -151,13 +171,54 @@ def pay_refund(ctx: Ctx, refund_id: int, *, claimant: dict | None = None) -> dic
 
 
 def pay_bank_refunds(ctx: Ctx, refund_ids: list[int] | None = None) -> dict:
-    """R14: refund graduates' balances in one batch to their subsidy bank cards: every
-    pending bank refund, or those of `refund_ids` (one termination's batch)."""
-    query = select(Refund).where(
-        Refund.route == RefundRoute.BANK, Refund.state == RefundState.PENDING
-    )
+    """R14: refund graduates' balances in one batch to their subsidy bank cards.
+
+    With `refund_ids` (one termination's batch, as the settlement centre sent it to the bank):
+    exactly those, or Conflict and nothing paid if any is unknown, not a bank refund or not
+    pending. Without (the daily job): every pending bank refund whose holder has a bank card
+    on file; `without_bank_card` counts those left out (they are paid at the counter)."""
     if refund_ids is not None:
-        query = query.where(Refund.id.in_(refund_ids))
-    refunds = ctx.session.scalars(query.order_by(Refund.id).with_for_update(skip_locked=True)).all()
-    total = sum(_pay(ctx, refund, {"to": "subsidy bank card"}) for refund in refunds)
-    return {"count": len(refunds), "total": total, "refund_ids": [r.id for r in refunds]}
+        refunds, left_out = _lock_batch(ctx, refund_ids), {}
+    else:
+        due = (Refund.route == RefundRoute.BANK, Refund.state == RefundState.PENDING)
+        query = select(Refund).where(*due, _bank_card_on_file()).order_by(Refund.id)
+        refunds = ctx.session.scalars(query.with_for_update(skip_locked=True)).all()
+        without = select(func.count(Refund.id)).where(*due, ~_bank_card_on_file())
+        left_out = {"without_bank_card": ctx.session.scalar(without)}
+    paid_to = {"to": "subsidy bank card"}
+    total = sum(_pay(ctx, refund, paid_to, AccountKind.BANK) for refund in refunds)
+    return {"count": len(refunds), "total": total, "refund_ids": [r.id for r in refunds]} | left_out
+
+
+def _lock_batch(ctx: Ctx, refund_ids: list[int]) -> list[Refund]:
+    """Lock the refunds `refund_ids` in id order; Conflict unless each is a pending bank
+    refund."""
+    ids, refunds = sorted(set(refund_ids)), []
+    for start in range(0, len(ids), _CHUNK):
+        query = select(Refund).where(Refund.id.in_(ids[start : start + _CHUNK]))
+        refunds += ctx.session.scalars(query.order_by(Refund.id).with_for_update()).all()
+    found = {refund.id for refund in refunds}
+    wrong = {
+        ("不存在", "unknown"): [i for i in ids if i not in found],
+        ("不经银行退回", "not bank refunds"): [
+            r.id for r in refunds if r.route != RefundRoute.BANK
+        ],
+        ("已支付", "paid already"): [r.id for r in refunds if r.state != RefundState.PENDING],
+    }
+    problems = [_named(zh, en, bad) for (zh, en), bad in wrong.items() if bad]
+    if problems:
+        raise Conflict(
+            reason_zh="银行退款批次与账务不符，未支付任何一笔："
+            + "；".join(zh for zh, _ in problems),
+            reason_en="the bank batch disagrees with the ledger, nothing was paid: "
+            + "; ".join(en for _, en in problems),
+        )
+    return refunds
+
+
+def _named(zh: str, en: str, ids: list[int]) -> tuple[str, str]:
+    shown, more = ", ".join(str(i) for i in ids[:_SHOWN]), " ..." if len(ids) > _SHOWN else ""
+    return (
+        f"{zh}的退款 {shown.replace(', ', '、')}{more}（共 {len(ids)} 笔）",
+        f"{en}: {shown}{more} ({len(ids)} in all)",
+    )

@@ -1,6 +1,7 @@
-"""`flask workflows deploy | layout | tick | worker | remind-expiring | verify-audit`, and
-deploying at start-up."""
+"""`flask workflows deploy | layout | tick | worker | remind-expiring | verify-audit |
+bank-batch`, and deploying at start-up."""
 
+import csv
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,13 @@ from app.extensions import db
 from ledger.base import Base
 from ledger.config import LedgerConfig
 from ledger.context import Ctx
-from ledger.models.people import PersonCategory
+from ledger.models.people import DepartmentKind, PersonCategory
 from ledger.ops.cards import issue_card
+from tests.conftest import NOW, TEST_CONFIG
 from tests.factories import Factories
+from tests.procedures.conftest import BPMN_DIR as PROCESS_BPMN
+from tests.procedures.conftest import Desk
+from workflows.deploy import deploy_directory
 from workflows.identity import Role, RoleGrant, User
 from workflows.models import Notification, ProcessDefinition
 
@@ -157,3 +162,43 @@ def test_remind_expiring_tells_the_department_once(cli, app):
     with app.app_context():
         (note,) = db.session.scalars(select(Notification)).all()
         assert note.kind == "expiring" and note.link.startswith("/start/temporary_card_extension")
+
+
+def test_r14_bank_batch_prints_the_csv_of_a_terminations_bank_refunds(cli, app):
+    with app.app_context():
+        ctx = Ctx(db.session, "test", NOW, TEST_CONFIG)
+        make = Factories(ctx)
+        deploy_directory(db.session, PROCESS_BPMN)
+        office = make.department(kind=DepartmentKind.OFFICE)
+        graduate, no_bank = (make.card(PersonCategory.UNDERGRADUATE, balance=b) for b in (3456, 7))
+        graduate.account.bank_card_no = "6217000000000000001"
+        users = {}
+        for role, department in ((Role.REGISTRAR, office.id), (Role.IT_CENTER, None)):
+            users[role] = User(username=role.value, display_name=role.value, password_hash="-")
+            users[role].grants.append(RoleGrant(role=role, department_id=department))
+            db.session.add(users[role])
+        desk = Desk(db.session, users=users)
+        entries = [
+            {"card_no": card.card_no, "name": card.person.name, "reason": "graduated"}
+            for card in (graduate, no_bank)
+        ]
+        instance = desk.start(Role.REGISTRAR, "forced_termination", {"entries": entries}, office.id)
+        db.session.commit()
+        instance_id = instance.id
+        not_yet = cli("workflows", "bank-batch", str(instance_id))  # no card has been ended yet
+        assert not_yet.exit_code == 1
+        assert f"未找到强制终止的银行退款批次：{instance_id}" in not_yet.output
+        desk.approve(Role.IT_CENTER, instance, "it_review", excluded=[])
+        desk.later()
+        db.session.commit()
+        name, masked = graduate.person.name, graduate.person.masked_id
+    result = cli("workflows", "bank-batch", str(instance_id))
+    assert result.exit_code == 0, result.output
+    table = list(csv.reader(result.output.lstrip("\ufeff").splitlines()))
+    assert [row[3:8] for row in table[1:]] == [
+        [name, masked, "6217000000000000001", "34.56", "待退款"],
+        ["1 笔", "", "", "34.56", ""],
+    ]
+    unknown = cli("workflows", "bank-batch", "424242")
+    assert unknown.exit_code == 1
+    assert "未找到申请：424242" in unknown.output and "No request found: 424242" in unknown.output

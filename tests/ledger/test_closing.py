@@ -3,9 +3,12 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from ledger.check import check_ledger
+from ledger.context import Ctx
 from ledger.errors import CardNotActive, Conflict, InvalidInput, NotFound, TransitionNotAllowed
 from ledger.models.accounts import AccountKind
 from ledger.models.cards import CardEvent, CardState, Delegation, EvidenceKind
@@ -23,6 +26,8 @@ from ledger.ops.closing import (
 )
 from ledger.ops.metering import pre_deduct
 from ledger.ops.money import TopUpMethod, purchase, top_up
+from tests.conftest import NOW, TEST_CONFIG
+from tests.factories import Factories
 from tests.ledger.helpers import (
     card_by_no,
     count,
@@ -262,21 +267,134 @@ def test_r19_lawful_claimant_collects_the_balance(ctx, make, claimant):
     assert check_ledger(ctx.session) == []
 
 
+def graduate(ctx, make, balance: int, bank_card_no: str | None = "6217000000000000001") -> int:
+    """A graduate's card terminated with `balance` left: its pending bank refund's id."""
+    card = make.card(P.UNDERGRADUATE, balance=balance)
+    card.account.bank_card_no = bank_card_no
+    return terminate_card(ctx, card.card_no, R.GRADUATED)["refund_id"]
+
+
 def test_r14_graduates_are_refunded_by_bank_batch_only(ctx, make):
-    graduates = [make.card(P.UNDERGRADUATE, balance=amount) for amount in (1200, 3400)]
+    bank_ids = [graduate(ctx, make, amount) for amount in (1200, 3400)]
     leaver = make.card(P.FACULTY, balance=700)
-    bank_ids = [terminate_card(ctx, c.card_no, R.GRADUATED)["refund_id"] for c in graduates]
     cash_id = terminate_card(ctx, leaver.card_no, R.LEFT)["refund_id"]
     with pytest.raises(Conflict):
         pay_refund(ctx, bank_ids[0])  # not at the counter
     bank_before = system_balance(ctx, AccountKind.BANK)
     result = pay_bank_refunds(ctx)
-    assert result == {"count": 2, "total": 4600, "refund_ids": bank_ids}
+    assert result == {"count": 2, "total": 4600, "refund_ids": bank_ids, "without_bank_card": 0}
     assert system_balance(ctx, AccountKind.BANK) - bank_before == 4600
     assert ctx.session.get(Refund, cash_id).state == RefundState.PENDING
     assert system_balance(ctx, AccountKind.REFUNDS) == pending_refunds(ctx.session) == 700
-    assert pay_bank_refunds(ctx) == {"count": 0, "total": 0, "refund_ids": []}
+    assert pay_bank_refunds(ctx) == {
+        "count": 0,
+        "total": 0,
+        "refund_ids": [],
+        "without_bank_card": 0,
+    }
     assert check_ledger(ctx.session) == []
+
+
+@pytest.mark.parametrize("bank_card_no", [None, ""], ids=["none", "blank"])
+def test_r14_the_daily_bank_batch_leaves_out_holders_without_a_bank_card(ctx, make, bank_card_no):
+    on_file, without = graduate(ctx, make, 1200), graduate(ctx, make, 800, bank_card_no)
+    result = pay_bank_refunds(ctx)
+    assert result == {"count": 1, "total": 1200, "refund_ids": [on_file], "without_bank_card": 1}
+    assert ctx.session.get(Refund, without).state == RefundState.PENDING
+    assert system_balance(ctx, AccountKind.REFUNDS) == pending_refunds(ctx.session) == 800
+    assert pay_bank_refunds(ctx)["without_bank_card"] == 1  # left out again, not lost
+    assert check_ledger(ctx.session) == []
+
+
+def test_r14_a_graduate_without_a_bank_card_is_paid_in_cash_at_the_counter(ctx, make):
+    refund_id, with_card = graduate(ctx, make, 900, None), graduate(ctx, make, 500)
+    cash_before = system_balance(ctx, AccountKind.CASH)
+    assert pay_refund(ctx, refund_id) == {"refund_id": refund_id, "paid_out": 900}
+    refund = ctx.session.get(Refund, refund_id)
+    assert (refund.state, refund.route) == (RefundState.PAID, RefundRoute.BANK)
+    assert refund.paid_to == {"to": "holder", "note": "no bank card on file"}
+    assert system_balance(ctx, AccountKind.CASH) - cash_before == 900  # cash, not the bank
+    with writes_nothing(ctx.session), pytest.raises(Conflict) as refused:
+        pay_refund(ctx, with_card)
+    assert refused.value.message("zh") == "无法办理：该退款经银行批量退回"
+    assert pay_bank_refunds(ctx)["refund_ids"] == [with_card]
+    assert check_ledger(ctx.session) == []
+
+
+def test_r14_a_termination_batch_pays_exactly_its_refunds(ctx, make):
+    ours, other = [graduate(ctx, make, a) for a in (1200, 3400)], graduate(ctx, make, 500)
+    result = pay_bank_refunds(ctx, refund_ids=list(reversed(ours)))
+    assert result == {"count": 2, "total": 4600, "refund_ids": ours}
+    assert ctx.session.get(Refund, other).state == RefundState.PENDING
+    assert {ctx.session.get(Refund, i).paid_to["to"] for i in ours} == {"subsidy bank card"}
+    assert pay_bank_refunds(ctx, refund_ids=[]) == {"count": 0, "total": 0, "refund_ids": []}
+    assert check_ledger(ctx.session) == []
+
+
+def _unknown(ctx, make, ids: list[int]) -> tuple[str, str]:
+    ids.append(424242)
+    return "不存在的退款 424242（共 1 笔）", "unknown: 424242 (1 in all)"
+
+
+def _cash_route(ctx, make, ids: list[int]) -> tuple[str, str]:
+    leaver = make.card(P.FACULTY, balance=300)
+    ids.append(terminate_card(ctx, leaver.card_no, R.LEFT)["refund_id"])
+    return f"不经银行退回的退款 {ids[-1]}（共 1 笔）", f"not bank refunds: {ids[-1]} (1 in all)"
+
+
+def _paid_by_the_daily_batch(ctx, make, ids: list[int]) -> tuple[str, str]:
+    pay_bank_refunds(ctx)
+    first, second = ids
+    return (
+        f"已支付的退款 {first}、{second}（共 2 笔）",
+        f"paid already: {first}, {second} (2 in all)",
+    )
+
+
+def _paid_at_the_counter(ctx, make, ids: list[int]) -> tuple[str, str]:
+    ids.append(graduate(ctx, make, 700, bank_card_no=None))
+    pay_refund(ctx, ids[-1])
+    return f"已支付的退款 {ids[-1]}（共 1 笔）", f"paid already: {ids[-1]} (1 in all)"
+
+
+@pytest.mark.parametrize(
+    "spoil", [_unknown, _cash_route, _paid_by_the_daily_batch, _paid_at_the_counter]
+)
+def test_r14_a_termination_batch_that_disagrees_with_the_ledger_pays_nothing(ctx, make, spoil):
+    """The batch the settlement centre sent to the bank is paid whole or not at all."""
+    ids = [graduate(ctx, make, 1200), graduate(ctx, make, 3400)]
+    zh, en = spoil(ctx, make, ids)
+    with writes_nothing(ctx.session), pytest.raises(Conflict) as refused:
+        pay_bank_refunds(ctx, refund_ids=ids)
+    assert refused.value.message("zh") == f"无法办理：银行退款批次与账务不符，未支付任何一笔：{zh}"
+    assert refused.value.message("en") == (
+        f"Cannot proceed: the bank batch disagrees with the ledger, nothing was paid: {en}"
+    )
+    assert check_ledger(ctx.session) == []
+
+
+def test_r14_a_termination_batch_names_at_most_twenty_refunds(ctx):
+    with pytest.raises(Conflict) as refused:
+        pay_bank_refunds(ctx, refund_ids=list(range(900001, 900026)))
+    assert "900020 ...（共 25 笔）" in refused.value.message("zh")
+    assert "900021" not in refused.value.message("zh")
+    assert refused.value.message("en").endswith("900020 ... (25 in all)")
+
+
+def test_r14_a_termination_batch_waits_for_a_refund_locked_elsewhere(committed_engine):
+    """A refund of the batch that another transaction holds (a counter paying it) is waited
+    for, never skipped: the batch and the ledger cannot disagree."""
+    if committed_engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite locks the whole database")
+    with Session(committed_engine) as session, session.begin():
+        ctx = Ctx(session, "test:it", NOW, TEST_CONFIG)
+        refund_id = graduate(ctx, Factories(ctx), 1200)
+    with Session(committed_engine) as counter, counter.begin():
+        counter.execute(select(Refund).where(Refund.id == refund_id).with_for_update())
+        with Session(committed_engine) as batch, batch.begin():
+            batch.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                pay_bank_refunds(Ctx(batch, "test:settlement", NOW, TEST_CONFIG), [refund_id])
 
 
 def test_unknown_refund_and_card_are_not_found(ctx):

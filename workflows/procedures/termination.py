@@ -23,13 +23,13 @@ from ledger.models.cards import FINAL_STATES, LIVE_STATES, STATE_ZH, Card, CardS
 from ledger.models.money import RefundRoute
 from ledger.models.people import Department
 from ledger.ops import closing
-from workflows import instances
+from workflows import instances, runtime, spiff
 from workflows.context import Env
-from workflows.errors import FormInvalid, NotAllowed
+from workflows.errors import FormInvalid, NotAllowed, NotFound
 from workflows.identity import Role, User
-from workflows.models import HumanTask, ProcessInstance, TaskState
+from workflows.models import ProcessInstance
 from workflows.notify import notify
-from workflows.procedures.common import checked, tell_department, verdict
+from workflows.procedures.common import checked, decided_by, tell_department, verdict
 from workflows.registry import action
 
 PROCESS_ID = "forced_termination"
@@ -50,6 +50,8 @@ CARD_TYPES = {
 }
 TERMINABLE = (*LIVE_STATES, CardState.EXPIRED)
 SHOWN_PROBLEMS = 50  # a verdict lists this many; a roster's file errors list them all
+SHOWN_ROWS = 20  # the rows with errors that RosterInvalid's message names
+COUNTER, COUNTER_EN = "中油大厦A座105室", "Room 105, Block A, Zhongyou Building"
 _CHUNK = 500
 
 
@@ -67,19 +69,20 @@ class RosterInvalid(FormInvalid):
     """An uploaded roster has errors; `errors` maps row number to {field: messages}."""
 
     code = "roster_invalid"
-    zh = "名单文件“{form}”有误，未提交任何内容：第 {rows_zh} 行"
-    en = "The roster file '{form}' has errors; nothing was filed: rows {rows_en}"
+    zh = "名单文件“{form}”有误，未提交任何内容：第 {rows_zh} 行{more_zh}"
+    en = "The roster file '{form}' has errors; nothing was filed: rows {rows_en}{more_en}"
 
     def __init__(self, filename: str, errors: dict[int, dict]):
         self.errors = errors
         rows = [str(number) for number in sorted(errors)]
-        more_zh = f" 等 {len(rows)} 行" if len(rows) > 20 else ""
-        more_en = f" ({len(rows)} in all)" if len(rows) > 20 else ""
+        more = len(rows) > SHOWN_ROWS
         DomainError.__init__(
             self,
             form=filename,
-            rows_zh="、".join(rows[:20]) + more_zh,
-            rows_en=", ".join(rows[:20]) + more_en,
+            rows_zh="、".join(rows[:SHOWN_ROWS]),
+            rows_en=", ".join(rows[:SHOWN_ROWS]),
+            more_zh=f"等，共 {len(rows)} 行" if more else "",
+            more_en=f" ({len(rows)} in all)" if more else "",
         )
 
 
@@ -275,7 +278,8 @@ def terminate_cards(env: Env, instance_id: int, entries: list[dict], excluded: l
     """R19, R14: end every card of the roster but the excluded, each balance taking its
     reason's refund route. A card ended meanwhile by other means (cancelled at the counter,
     or by another termination) is skipped; one reissued meanwhile is ended as its new card.
-    Graduates' refunds to a bank card on file make the batch for the settlement centre."""
+    Graduates' refunds to a bank card on file make the batch for the settlement centre; the
+    others are paid in cash at the counter (`closing.pay_refund`)."""
     ctx, spared = _ledger_ctx(env, instance_id, "it_review"), set(excluded)
     todo = [entry for entry in entries if entry["card_no"] not in spared]
     cards = current_cards(env.session, [entry["card_no"] for entry in todo])
@@ -308,13 +312,7 @@ def terminate_cards(env: Env, instance_id: int, entries: list[dict], excluded: l
 def _ledger_ctx(env: Env, instance_id: int, task_name: str):
     """The ledger context of a step the worker carries out after the user task `task_name`:
     the ledger records as its actor who decided that task (R05: who changed the card)."""
-    decided = select(HumanTask.completed_by_id).where(
-        HumanTask.instance_id == instance_id,
-        HumanTask.task_name == task_name,
-        HumanTask.state == TaskState.COMPLETED,
-    )
-    user_id = env.session.scalar(decided.order_by(HumanTask.id.desc()).limit(1))
-    user = env.session.get(User, user_id) if user_id is not None else env.user
+    user = decided_by(env, instance_id, task_name) or env.user
     return replace(env, user=user).ledger_ctx()
 
 
@@ -329,11 +327,12 @@ def _tell_terminated(env: Env, instance_id: int, result: dict) -> None:
     tell_department(
         env, instance_id, "terminated",
         f"已强制终止 {result['terminated']} 张校园卡（{skipped} 张此前已终止或注销）：{bank} 笔余额"
-        f"将退至银行卡，{held} 笔因无银行卡信息暂缓，{cash} 笔请本人到中油大厦A座105室领取现金，"
-        f"{claimant} 笔冻结待合法领取人领取",
+        f"将退至银行卡；{cash} 笔（退学、离职）和 {held} 笔（毕业生未登记银行卡）请本人到"
+        f"{COUNTER}领取现金；{claimant} 笔冻结待合法领取人领取",
         f"{result['terminated']} cards ended ({skipped} had ended already): {bank} refunds go to "
-        f"bank cards, {held} wait for a bank card on file, {cash} are paid in cash at the "
-        f"counter, {claimant} are kept for a lawful claimant",
+        f"bank cards; {cash} (withdrawals, leavers) and {held} (graduates with no bank card on "
+        f"file) are paid in cash at the counter, {COUNTER_EN}; {claimant} are kept for a "
+        f"lawful claimant",
     )  # fmt: skip
 
 
@@ -352,3 +351,19 @@ def pay_bank_refunds(
         f"{paid['count']} refunds",
     )  # fmt: skip
     return paid | {"bank_batch_ref": bank_batch_ref}
+
+
+def bank_refund_ids(env: Env, instance_id: int) -> list[int]:
+    """R14: the bank refund batch of the termination request `instance_id`, as its
+    termination left it for the settlement centre: the refund ids, in id order. NotFound if
+    the request is not a forced termination or has ended no cards yet."""
+    instance = runtime.get_instance(env.session, instance_id)
+    done = []
+    if instance.process_id == PROCESS_ID:
+        workflow = runtime.open_workflow(env, instance)
+        done = workflow.get_tasks(spec_name="terminate", state=spiff.TaskState.COMPLETED)
+    if not done:
+        raise NotFound(
+            what_zh="强制终止的银行退款批次", what_en="termination refund batch", key=instance_id
+        )
+    return sorted(done[0].data["termination"]["bank_refund_ids"])

@@ -61,15 +61,16 @@ class ClosingRules(MachineBase):
         assert (result["refund"], result["route"]) == (total, ROUTE[reason].value)
         assert (result["refund_id"] is None) == (total == 0)
         if total:
-            self.refunds.append(MRefund(result["refund_id"], total, ROUTE[reason]))
+            self.refunds.append(MRefund(result["refund_id"], total, ROUTE[reason], card.person_id))
 
     @precondition(lambda self: self.refunds)
     @rule(pick=PICK, claimant=LIVE_BIAS, key=KEY)
     def pay_refund(self, pick, claimant, key):
-        """R14, R19: cash at the counter; a claimant's identity is recorded; bank by batch."""
+        """R14, R19: cash at the counter; a claimant's identity is recorded; bank by batch
+        unless the holder has no bank card on file."""
         refund = choose(self.refunds, pick)
         who = {"name": "王五", "id_number": "110105198001011234"} if claimant else None
-        expect = refund_error(refund, claimant)
+        expect = refund_error(refund, claimant, self.accounts[refund.person_id].bank_bound)
         result = self.call(
             pay_refund, refund.id, claimant=who, expect=expect, key=self.key_for(key)
         )
@@ -84,11 +85,14 @@ class ClosingRules(MachineBase):
     )
     @rule()
     def pay_bank_refunds(self):
-        """R14: graduates' balances go back to their subsidy bank cards in one batch."""
-        due = [r for r in self.refunds if r.route == RefundRoute.BANK and not r.paid]
+        """R14: graduates' balances go back to their subsidy bank cards in one batch; those
+        of holders with no bank card on file are left out (paid at the counter)."""
+        owed = [r for r in self.refunds if r.route == RefundRoute.BANK and not r.paid]
+        due = [r for r in owed if self.accounts[r.person_id].bank_bound]
         result = self.call(pay_bank_refunds)
         assert result["refund_ids"] == [r.id for r in due]
         assert result["total"] == sum(r.amount for r in due)
+        assert result["without_bank_card"] == len(owed) - len(due)
         for refund in due:
             refund.paid = True
             self.pay_out(refund.amount, AccountKind.BANK)

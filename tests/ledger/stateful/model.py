@@ -218,6 +218,7 @@ class MRefund:
     id: int
     amount: int
     route: RefundRoute
+    person_id: int
     paid: bool = False
 
 

@@ -234,10 +234,10 @@ def daily_limit_error(
     return card_password_error(card, today, right)
 
 
-def refund_error(refund: MRefund, claimant: bool) -> Expect:
-    """R14, R19: paid once, in cash at the counter (bank refunds go by batch); a claimant's
-    identity is recorded."""
-    if refund.paid or refund.route == RefundRoute.BANK:
+def refund_error(refund: MRefund, claimant: bool, bank_bound: bool) -> Expect:
+    """R14, R19: paid once, in cash at the counter (bank refunds go by batch, unless the
+    holder has no bank card on file); a claimant's identity is recorded."""
+    if refund.paid or (refund.route == RefundRoute.BANK and bank_bound):
         return Conflict
     if refund.route == RefundRoute.CLAIMANT and not claimant:
         return InvalidInput
