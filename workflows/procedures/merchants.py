@@ -20,10 +20,8 @@ from ledger.ops import merchants as merchant_ops
 from ledger.ops.common import yuan
 from ledger.ops.settlement import settle_merchant
 from workflows.context import Env
-from workflows.procedures.common import checked, tell_department, verdict
+from workflows.procedures.common import Problems, checked, tell_department, verdict
 from workflows.registry import action
-
-Problems = list[tuple[str, str]]
 
 
 def _merchant(env: Env, code: str) -> Merchant | None:
