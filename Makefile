@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app app
-DEBS := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
+DEBS := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PYTEST_ARGS ?=
 

@@ -13,6 +13,8 @@ from app.config import Config, config_class
 from app.engine import deploy_on_start
 from app.errors import register_error_handlers
 from app.extensions import csrf, db, login_manager, migrate
+from app.i18n import register_i18n
+from app.nav import register_nav
 from ledger.db import configure_engine
 
 #: Alembic's folder, beside the package, so `flask db` works from any working directory.
@@ -69,6 +71,8 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
     csrf.init_app(app)
+    register_i18n(app)
+    register_nav(app)
     with app.app_context():
         configure_engine(db.engine)
 

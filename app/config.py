@@ -63,6 +63,10 @@ class Config:
     LANGUAGES = ("zh", "en")
     #: werkzeug's password hash; "scrypt" alone means its default cost.
     PASSWORD_HASH_METHOD = "scrypt"
+    #: Failed logins counted over this many minutes; past either limit, logins are refused.
+    LOGIN_WINDOW_MINUTES = 15
+    LOGIN_MAX_FAILURES_PER_USER = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 50
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:

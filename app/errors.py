@@ -4,26 +4,13 @@ CSRF refusal, as JSON for API clients and as a small page for browsers."""
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
+from app.i18n import current_language as preferred_language
 from ledger.errors import DomainError
 
 CSRF_MESSAGES = {
     "zh": "表单已失效，请返回刷新页面后重试。",
     "en": "The form has expired; go back, reload the page and try again.",
 }
-
-
-def preferred_language() -> str:
-    """The first configured language (zh) unless the request prefers another of them.
-
-    Ranks by quality alone, matching on the primary subtag: werkzeug's best_match would take
-    an exact "en;q=0.5" over "zh-CN;q=0.9".
-    """
-    languages = current_app.config.get("LANGUAGES", ("zh", "en"))
-    for value, quality in request.accept_languages:  # highest quality first
-        primary = value.replace("_", "-").split("-", 1)[0].lower()
-        if quality > 0 and primary in languages:
-            return primary
-    return languages[0]
 
 
 def wants_json() -> bool:
@@ -40,7 +27,7 @@ def error_response(status: int, code: str, message: str, lang: str):
         response = jsonify(error={"code": code, "message": message})
     else:
         response = current_app.make_response(
-            render_template("error.html", status=status, code=code, message=message, lang=lang)
+            render_template("error.html", status=status, code=code, message=message)
         )
     response.status_code = status
     response.headers["Content-Language"] = lang

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound; create_app binds them to an app."""
 
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -28,5 +29,5 @@ csrf = CSRFProtect()
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "请先登录。"
+login_manager.login_message = _l("请先登录。")
 login_manager.login_message_category = "info"

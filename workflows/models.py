@@ -317,3 +317,4 @@ class Notification(Base):
 
 
 import workflows.ddl  # noqa: E402,F401  (the audit trail's triggers on create_all)
+import workflows.webstate  # noqa: E402,F401  (drafts, saved filters, login attempts)

@@ -1,0 +1,57 @@
+"""The menu: the parts of the site the logged-in user may use, with their open-task count."""
+
+from flask import current_app, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.web import env, has_any_role
+from workflows.identity import Role
+from workflows.inbox import inbox_count, scope_of
+
+#: (endpoint, label, roles that see it; empty: everyone logged in).
+MENU = (
+    ("portal.start_list", _l("发起申请"), ()),
+    ("portal.my_requests", _l("我的申请"), ()),
+    ("inbox.index", _l("待办"), ()),
+    ("counter.index", _l("柜台"), (Role.CARD_OFFICE,)),
+    ("merchants.index", _l("商户与结算"), (Role.SETTLEMENT, Role.CARD_OFFICE)),
+    ("admin.index", _l("系统管理"), ()),
+)
+
+
+def _visible(endpoint: str, roles: tuple) -> bool:
+    if endpoint not in current_app.view_functions:
+        return False
+    if endpoint == "admin.index":
+        return has_any_role(Role.ADMIN)
+    return not roles or has_any_role(*roles, Role.ADMIN)
+
+
+def menu_items() -> list[dict]:
+    """The menu entries for this user: url, label (msgid), whether current, count."""
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for endpoint, label, roles in MENU:
+        if _visible(endpoint, roles):
+            blueprint = endpoint.partition(".")[0]
+            items.append(
+                {
+                    "url": url_for(endpoint),
+                    "label": str(label),
+                    "current": request.blueprint == blueprint,
+                    "count": open_task_count() if endpoint == "inbox.index" else None,
+                }
+            )
+    return items
+
+
+def open_task_count() -> int:
+    """How many open tasks the user's inbox holds (their own, their groups', stand-ins')."""
+    context = env()
+    return inbox_count(context.session, scope_of(context.session, context.user, context.today))
+
+
+def register_nav(app) -> None:
+    """Give every template `menu_items`."""
+    app.jinja_env.globals["menu_items"] = menu_items

@@ -1,0 +1,52 @@
+"""What every page's controller shares: the engine context of the request, role checks, and
+running one operation in the request's unit of work."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from app.engine import engine_config
+from app.extensions import db
+from app.uow import unit_of_work
+from workflows.context import Env
+from workflows.identity import Role
+
+
+def now() -> datetime:
+    """The request's moment (UTC, aware); tests move it with time-machine."""
+    return datetime.now(UTC)
+
+
+def env() -> Env:
+    """The engine context of this request: the session, the logged-in user, now."""
+    return Env(db.session, current_user._get_current_object(), now(), engine_config())
+
+
+def has_any_role(*roles: Role) -> bool:
+    """Whether the logged-in user holds one of `roles` (for any department)."""
+    return current_user.is_authenticated and any(current_user.has_role(r) for r in roles)
+
+
+def requires(*roles: Role) -> Callable:
+    """Decorator: log in first; 403 unless the user holds one of `roles` (admins hold all)."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def guarded(*args, **kwargs):
+            if not has_any_role(*roles, Role.ADMIN):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def perform(operation: Callable, *args, **kwargs):
+    """Run one operation in the request's unit of work (commit, or roll back and re-raise)."""
+    with unit_of_work():
+        return operation(*args, **kwargs)

@@ -1,0 +1,135 @@
+"""What people keep between visits: drafts of requests not yet filed, saved inbox filters,
+and the login attempts that limit password guessing. Operations only flush."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ledger.base import Base
+from workflows.context import Env
+from workflows.errors import NotFound
+from workflows.identity import utcnow
+
+
+class Draft(Base):
+    """A start form saved before filing (草稿), only its author sees it."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    process_id: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Draft {self.id} {self.process_id}>"
+
+
+class SavedFilter(Base):
+    """An inbox filter a user saved under a name (process, department, dates, overdue, text)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_filters_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(50))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class LoginAttempt(Base):
+    """A failed login, by username and address: too many in a window refuse further tries."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username", "username", "at"),
+        Index("ix_login_attempts_address", "remote_addr", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+def save_draft(
+    env: Env, process_id: str, data: dict, department_id: int | None, draft_id: int | None
+) -> Draft:
+    """Create or update the user's draft of a `process_id` request."""
+    draft = get_draft(env, draft_id) if draft_id else Draft(user_id=env.user.id)
+    draft.process_id, draft.department_id = process_id, department_id
+    draft.data, draft.updated_at = dict(data), env.now
+    env.session.add(draft)
+    env.session.flush()
+    return draft
+
+
+def get_draft(env: Env, draft_id: int) -> Draft:
+    """The user's own draft `draft_id`; NotFound for anyone else's."""
+    draft = env.session.get(Draft, draft_id)
+    if draft is None or draft.user_id != env.user.id:
+        raise NotFound(what_zh="草稿", what_en="draft", key=str(draft_id))
+    return draft
+
+
+def drafts_of(env: Env) -> list[Draft]:
+    """The user's drafts, newest first."""
+    query = select(Draft).where(Draft.user_id == env.user.id)
+    return list(env.session.scalars(query.order_by(Draft.updated_at.desc(), Draft.id.desc())))
+
+
+def delete_draft(env: Env, draft_id: int) -> None:
+    """Delete the user's draft (after filing it, or on request)."""
+    env.session.delete(get_draft(env, draft_id))
+    env.session.flush()
+
+
+def save_filter(env: Env, name: str, params: dict) -> SavedFilter:
+    """Save (or replace) the user's inbox filter called `name`."""
+    name = name.strip()[:50]
+    query = select(SavedFilter).where(SavedFilter.user_id == env.user.id, SavedFilter.name == name)
+    saved = env.session.scalar(query) or SavedFilter(user_id=env.user.id, name=name)
+    saved.params = {k: v for k, v in params.items() if v not in (None, "")}
+    env.session.add(saved)
+    env.session.flush()
+    return saved
+
+
+def filters_of(env: Env) -> list[SavedFilter]:
+    """The user's saved inbox filters by name."""
+    query = select(SavedFilter).where(SavedFilter.user_id == env.user.id)
+    return list(env.session.scalars(query.order_by(SavedFilter.name)))
+
+
+def delete_filter(env: Env, filter_id: int) -> None:
+    """Delete one of the user's saved filters."""
+    env.session.execute(
+        delete(SavedFilter).where(SavedFilter.id == filter_id, SavedFilter.user_id == env.user.id)
+    )
+
+
+def record_failed_login(session: Session, username: str, address: str, at: datetime) -> None:
+    """Note a failed login."""
+    session.add(LoginAttempt(username=username[:100], remote_addr=address[:64], at=at))
+    session.flush()
+
+
+def login_blocked(
+    session: Session, username: str, address: str, at: datetime, window: timedelta,
+    per_user: int, per_address: int,
+) -> bool:  # fmt: skip
+    """Whether `username` has failed `per_user` times, or `address` `per_address` times,
+    within `window` before `at`."""
+    since = at - window
+    count = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.at > since)
+    by_user = session.scalar(count.where(LoginAttempt.username == username[:100]))
+    by_address = session.scalar(count.where(LoginAttempt.remote_addr == address[:64]))
+    return by_user >= per_user or by_address >= per_address
+
+
+def clear_failed_logins(session: Session, username: str) -> None:
+    """Forget a user's failures once they log in."""
+    session.execute(delete(LoginAttempt).where(LoginAttempt.username == username[:100]))
