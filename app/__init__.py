@@ -78,7 +78,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app import auth, main
+    from app import admin, auth, counter, inbox, instances, main, merchants, portal
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(main.bp)
+    for blueprint in (auth, main, portal, inbox, counter, merchants, admin, instances):
+        app.register_blueprint(blueprint.bp)

@@ -3,7 +3,17 @@ and the login attempts that limit password guessing. Operations only flush."""
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, delete, func, select
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.base import Base
@@ -133,3 +143,21 @@ def login_blocked(
 def clear_failed_logins(session: Session, username: str) -> None:
     """Forget a user's failures once they log in."""
     session.execute(delete(LoginAttempt).where(LoginAttempt.username == username[:100]))
+
+
+class Attachment(Base):
+    """A file attached to a request (a scanned certificate, a roster): who added it, when."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Attachment {self.id} {self.file_name}>"

@@ -1,7 +1,7 @@
-"""drafts, saved inbox filters, login attempts
+"""drafts, saved inbox filters, login attempts, attachments
 
 The web keeps a request's start form as a draft before it is filed, a user's named inbox
-filters, and failed logins (to limit password guessing).
+filters, failed logins (to limit password guessing) and files attached to requests.
 
 Revision ID: f7ae1d1f1d23
 Revises: 8d41c0e6a2b5
@@ -66,8 +66,37 @@ def upgrade():
         sa.UniqueConstraint("user_id", "name", name="uq_saved_filters_name"),
     )
 
+    op.create_table(
+        "attachments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.Integer(), nullable=False),
+        sa.Column("file_name", sa.String(length=200), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("uploaded_by_id", sa.Integer(), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["process_instances.id"],
+            name=op.f("fk_attachments_instance_id_process_instances"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by_id"], ["users.id"], name=op.f("fk_attachments_uploaded_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_attachments")),
+    )
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_attachments_instance_id"), ["instance_id"], unique=False
+        )
+
 
 def downgrade():
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_attachments_instance_id"))
+
+    op.drop_table("attachments")
     op.drop_table("saved_filters")
     with op.batch_alter_table("drafts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_drafts_user_id"))

@@ -46,3 +46,15 @@ def test_catalogs_have_no_unused_message():
 def test_templates_write_no_chinese_outside_messages(template):
     literal = JINJA.sub("", template.read_text(encoding="utf-8"))
     assert CJK.findall(literal) == []
+
+
+def test_a_message_in_two_catalogs_has_one_translation():
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    pair = re.compile(r'^msgid "(.+)"\nmsgstr "(.*)"$', re.M)
+    for po in sorted((TRANSLATIONS_DIR / "en" / "LC_MESSAGES").glob("*.po")):
+        for msgid, msgstr in pair.findall(po.read_text(encoding="utf-8")):
+            first = seen.setdefault(msgid, (po.name, msgstr))
+            if first[1] != msgstr:
+                clashes.append(f"{msgid}: {first[0]} '{first[1]}' vs {po.name} '{msgstr}'")
+    assert clashes == []

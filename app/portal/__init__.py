@@ -1,0 +1,7 @@
+"""The portal pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("portal", __name__)
+
+from app.portal import views  # noqa: E402,F401  (routes on bp)
