@@ -15,6 +15,7 @@ from app.errors import register_error_handlers
 from app.extensions import csrf, db, login_manager, migrate
 from app.i18n import register_i18n
 from app.nav import register_nav
+from app.web import register_filters
 from ledger.db import configure_engine
 
 #: Alembic's folder, beside the package, so `flask db` works from any working directory.
@@ -73,6 +74,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     register_i18n(app)
     register_nav(app)
+    register_filters(app)
     with app.app_context():
         configure_engine(db.engine)
 

@@ -50,3 +50,31 @@ def perform(operation: Callable, *args, **kwargs):
     """Run one operation in the request's unit of work (commit, or roll back and re-raise)."""
     with unit_of_work():
         return operation(*args, **kwargs)
+
+
+def sees_id_numbers() -> bool:
+    """Whether the user may see whole ID numbers: the card office and administrators only."""
+    return has_any_role(Role.CARD_OFFICE, Role.ADMIN)
+
+
+def shown_id_number(number: str | None) -> str:
+    """An ID number as this user may see it: whole for the card office, else its first four
+    and last four characters with the rest masked."""
+    if not number or sees_id_numbers():
+        return number or ""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def yuan(fen: int | None) -> str:
+    """An amount in fen as yuan with two decimals ("12.50")."""
+    if fen is None:
+        return ""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def register_filters(app) -> None:
+    """Template filters: `id_number` (masked as the user may see it) and `yuan`."""
+    app.jinja_env.filters.update(id_number=shown_id_number, yuan=yuan)
