@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from workflows.context import Env
 from workflows.errors import InvalidInput, NotAllowed, NotFound
-from workflows.models import Substitution, User
+from workflows.models import Role, Substitution, User
 
 #: Decided: a substitution is named for at most half a year at a time.
 MAX_DAYS = 183
@@ -54,11 +54,11 @@ def _overlapping(env: Env, starts_on: date, ends_on: date) -> bool:
 
 def end_substitution(env: Env, substitution_id: int) -> Substitution:
     """The absent user is back: the substitution ends yesterday (or is removed if it has
-    not begun). Only the user who named it may end it."""
+    not begun). Only the user who named it, or an administrator, may end it."""
     row = env.session.get(Substitution, substitution_id)
     if row is None:
         raise NotFound(what_zh="代理", what_en="substitution", key=substitution_id)
-    if row.user_id != env.user.id:
+    if row.user_id != env.user.id and not env.user.has_role(Role.ADMIN):
         raise NotAllowed(reason_zh="只能结束本人的代理", reason_en="not your substitution")
     if row.starts_on >= env.today:
         env.session.delete(row)

@@ -109,6 +109,12 @@ def settle_merchant(ctx: Ctx, merchant_code: str) -> dict:
     }
 
 
+def settlement_due(merchant: Merchant, today: date) -> bool:
+    """Whether the merchant's period (weekly unless agreed otherwise) has run by `today`: its
+    last settled day plus the period lies before today."""
+    return merchant.settled_through + timedelta(days=merchant.settlement_days) < today
+
+
 def run_settlement(ctx: Ctx) -> list[dict]:
     """Settle every open merchant whose period (weekly unless agreed otherwise) has run.
 
@@ -120,7 +126,7 @@ def run_settlement(ctx: Ctx) -> list[dict]:
     results = []
     for code in codes:
         merchant = find_merchant(ctx, code, lock=True)
-        if merchant.settled_through + timedelta(days=merchant.settlement_days) < ctx.today:
+        if settlement_due(merchant, ctx.today):
             results.append(settle_merchant(ctx, code))
     return results
 
