@@ -2,13 +2,16 @@
 
 A page is the union of one small index range per scope (each assignee, each granted role and
 department), each already in (created_at, id) order and cut at the page size, then merged:
-the work done depends on the page size, not on how many tasks are open.
+the work done depends on the page size, not on how many tasks are open. A filter narrows each
+range where it is read: a department leaves out whole ranges (or becomes part of an index
+range), the dates bound the ranges' order column, the other conditions are checked on the
+rows the range walks.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, literal, select, text, tuple_, union_all
+from sqlalchemy import and_, func, literal, or_, select, text, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from workflows import identity
@@ -38,29 +41,86 @@ def scope_of(session: Session, user: User, today: date) -> Scope:
     )
 
 
-def _ranges(scope: Scope, limit: int, after: tuple[datetime, int] | None):
+@dataclass(frozen=True)
+class InboxFilter:
+    """What an inbox page is narrowed to; None (or empty) leaves a condition out.
+
+    `department_id` is the department a task is for (the applying department, unless the
+    process names another, such as a merchant's supervising department); `created_from` is
+    inclusive and `created_until` exclusive; `overdue_at` keeps tasks due before that moment;
+    `text` is a substring of the requester's name or of the business key, in any case.
+    """
+
+    process_id: str | None = None
+    department_id: int | None = None
+    created_from: datetime | None = None
+    created_until: datetime | None = None
+    overdue_at: datetime | None = None
+    text: str | None = None
+
+    def skips(self, department: int | None) -> bool:
+        """Whether a group range of `department` (None: every department) holds no match."""
+        return None not in (self.department_id, department) and department != self.department_id
+
+    def conditions(self) -> list:
+        """The filter's conditions on human_tasks rows."""
+        found = []
+        if self.department_id is not None:
+            found.append(HumanTask.candidate_department_id == self.department_id)
+        if self.process_id:
+            found.append(HumanTask.process_id == self.process_id)
+        if self.created_from is not None:
+            found.append(HumanTask.created_at >= self.created_from)
+        if self.created_until is not None:
+            found.append(HumanTask.created_at < self.created_until)
+        if self.overdue_at is not None:
+            found.append(HumanTask.due_at < self.overdue_at)
+        if self.text and self.text.strip():
+            needle = self.text.strip()
+            found.append(
+                or_(
+                    HumanTask.requester_name.icontains(needle, autoescape=True),
+                    HumanTask.business_key.icontains(needle, autoescape=True),
+                )
+            )
+        return found
+
+
+NO_FILTER = InboxFilter()
+
+
+def _ranges(scope: Scope, after: tuple[datetime, int] | None, where: InboxFilter = NO_FILTER):
     # Inline, not a bound parameter: a generic prepared plan could not prove the partial
     # indexes' predicate from `state = $1`.
     open_ = text(f"human_tasks.state = '{TaskState.OPEN.value}'")
-    newest_first = (HumanTask.created_at.desc(), HumanTask.id.desc())
     keyset = tuple_(HumanTask.created_at, HumanTask.id) < after if after else literal(True)
-    for assignee in scope.assignees:
-        where = and_(open_, HumanTask.assignee_id == assignee, keyset)
-        yield select(HumanTask.id, HumanTask.created_at).where(where).order_by(*newest_first)
+    narrowed = and_(keyset, *where.conditions())
+    ranges = [HumanTask.assignee_id == assignee for assignee in scope.assignees]
     for role, department in scope.groups:
-        where = and_(open_, HumanTask.assignee_id.is_(None), HumanTask.candidate_role == role)
+        if where.skips(department):
+            continue
+        group = and_(HumanTask.assignee_id.is_(None), HumanTask.candidate_role == role)
         if department is not None:
-            where = and_(where, HumanTask.candidate_department_id == department)
+            group = and_(group, HumanTask.candidate_department_id == department)
+        ranges.append(group)
+    for in_range in ranges:
         yield (
-            select(HumanTask.id, HumanTask.created_at).where(where, keyset).order_by(*newest_first)
+            select(HumanTask.id, HumanTask.created_at)
+            .where(open_, in_range, narrowed)
+            .order_by(HumanTask.created_at.desc(), HumanTask.id.desc())
         )
 
 
 def inbox_page(
-    session: Session, scope: Scope, limit: int = 20, after: tuple[datetime, int] | None = None
+    session: Session,
+    scope: Scope,
+    limit: int = 20,
+    after: tuple[datetime, int] | None = None,
+    where: InboxFilter = NO_FILTER,
 ) -> list[HumanTask]:
-    """One page of open tasks, newest first; `after` is the last row's (created_at, id)."""
-    parts = [part.limit(limit).subquery().select() for part in _ranges(scope, limit, after)]
+    """One page of open tasks, newest first; `after` is the last row's (created_at, id);
+    `where` narrows it."""
+    parts = [part.limit(limit).subquery().select() for part in _ranges(scope, after, where)]
     if not parts:
         return []
     merged = union_all(*parts).subquery()
@@ -72,9 +132,9 @@ def inbox_page(
     return [rows[i] for i in ids]
 
 
-def inbox_count(session: Session, scope: Scope) -> int:
-    """How many open tasks the scope covers (for the menu)."""
-    parts = [part.subquery().select() for part in _ranges(scope, 0, None)]
+def inbox_count(session: Session, scope: Scope, where: InboxFilter = NO_FILTER) -> int:
+    """How many open tasks the scope covers (for the menu), or of them those `where` keeps."""
+    parts = [part.subquery().select() for part in _ranges(scope, None, where)]
     if not parts:
         return 0
     merged = union_all(*parts).subquery()
