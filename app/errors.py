@@ -3,6 +3,7 @@ CSRF refusal, as JSON for API clients and as a small page for browsers."""
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from app.i18n import current_language as preferred_language
 from ledger.errors import DomainError
@@ -46,7 +47,25 @@ def handle_csrf_error(error: CSRFError):
     return error_response(400, "csrf_failed", CSRF_MESSAGES.get(lang, CSRF_MESSAGES["en"]), lang)
 
 
+HTTP_MESSAGES = {
+    403: ("forbidden", "您没有权限访问此页面或执行此操作。", "You may not do this."),
+    404: ("not_found", "页面或记录不存在。", "No such page or record."),
+    405: ("method_not_allowed", "不支持此操作方式。", "This method is not allowed here."),
+    413: ("too_large", "上传的内容过大。", "What you sent is too large."),
+    429: ("too_many_requests", "请求过于频繁，请稍后再试。", "Too many requests; try again later."),
+}
+
+
+def handle_http_error(error: HTTPException):
+    """403, 404 ... as the error page (or JSON) in the user's language."""
+    lang = preferred_language()
+    code, zh, en = HTTP_MESSAGES[error.code]
+    return error_response(error.code, code, zh if lang == "zh" else en, lang)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers on `app`."""
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
+    for status in HTTP_MESSAGES:
+        app.register_error_handler(status, handle_http_error)

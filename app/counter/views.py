@@ -1,1 +1,107 @@
-"""Routes of the counter blueprint."""
+"""Routes of the counter blueprint: find a cardholder, see them, and carry out an operation
+for them (each with its form, confirmation and receipt, see app.counter.flow). The card
+office only; administrators too."""
+
+from datetime import UTC, datetime
+
+from flask import abort, render_template, request
+from sqlalchemy import select
+
+from app.counter import bp
+from app.counter.card_ops import CARD_OPERATIONS, ISSUE
+from app.counter.flow import operation_page
+from app.counter.labels import label, refund_reason
+from app.counter.money_ops import MONEY_OPERATIONS, REFUND
+from app.web import env, requires
+from ledger.models.cards import Card
+from ledger.models.money import Refund
+from ledger.models.people import Person
+from ledger.ops.metering import open_hold
+from ledger.queries import (
+    card_account_of,
+    cards_of,
+    find_cardholders,
+    pending_refunds,
+    recent_journal,
+)
+from workflows.identity import Role
+
+#: Operations on a card, in the order the person page offers them.
+ON_CARDS = (*MONEY_OPERATIONS, *CARD_OPERATIONS)
+OPERATIONS = {op.name: op for op in (*ON_CARDS, ISSUE, REFUND)}
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"label": label, "refund_reason": refund_reason, "campus_time": campus_time}
+
+
+def campus_time(moment: datetime | None) -> str:
+    """A moment on the campus clock (Asia/Shanghai), to the second; naive means UTC."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(env().config.ledger.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@bp.get("/counter")
+@requires(Role.CARD_OFFICE)
+def index():
+    """Find a cardholder by name, card number (or its start) or the last digits of the ID."""
+    query = request.args.get("q", "").strip()
+    found = find_cardholders(env().session, query) if query else []
+    return render_template("counter/index.html", query=query, found=found)
+
+
+def _person_or_404(person_id: int) -> Person:
+    person = env().session.get(Person, person_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+@bp.get("/counter/people/<int:person_id>")
+@requires(Role.CARD_OFFICE)
+def person(person_id: int):
+    """A cardholder: identity, cards and what can be done with each, balances, the open
+    pre-deduction, pending refunds and the recent journal."""
+    holder = _person_or_404(person_id)
+    context = env()
+    ctx, session = context.ledger_ctx(), context.session
+    account = card_account_of(session, person_id)
+    cards = cards_of(session, person_id)
+    return render_template(
+        "counter/person.html",
+        person=holder,
+        account=account,
+        cards=[(card, [op for op in ON_CARDS if op.applies_to(ctx, card)]) for card in cards],
+        can_issue=ISSUE.applies_to(ctx, holder),
+        hold=open_hold(ctx, account) if account else None,
+        refunds=pending_refunds(session, person_id),
+        journal=recent_journal(session, person_id),
+    )
+
+
+def _target_or_404(kind: str, person: Person):
+    """The card or refund the request names, if it is the person's; or the person."""
+    session = env().session
+    if kind == "person":
+        return person
+    if kind == "refund":
+        found = session.get(Refund, request.values.get("refund_id", type=int) or 0)
+    else:
+        number = request.values.get("card_no", "")
+        found = session.scalar(select(Card).where(Card.card_no == number))
+    if found is None or found.person_id != person.id:
+        abort(404)
+    return found
+
+
+@bp.route("/counter/people/<int:person_id>/<name>", methods=["GET", "POST"])
+@requires(Role.CARD_OFFICE)
+def operation(person_id: int, name: str):
+    """One operation for the person: form, confirmation, receipt (see app.counter.flow)."""
+    op = OPERATIONS.get(name) or abort(404)
+    holder = _person_or_404(person_id)
+    return operation_page(op, holder, _target_or_404(op.target, holder))

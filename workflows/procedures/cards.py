@@ -198,6 +198,16 @@ def _cancelling_delegate_problems(env: Env, card: Card, delegate: dict | None) -
     return problems
 
 
+def cancellation_problems(
+    env: Env, card: Card, reason: str, card_presented: bool, delegate: dict | None
+) -> Problems:
+    """R14, R18: what stands in the way of cancelling `card` at the counter: its state, the
+    leaving reason against its type, the card handed in, a delegate's own card."""
+    problems = _state_problems(card)
+    problems += _leaving_problems(card, reason, card_presented)
+    return problems + _cancelling_delegate_problems(env, card, delegate)
+
+
 @action("cards.check_cancellation", inert=True)
 def check_cancellation(
     env: Env,
@@ -214,9 +224,7 @@ def check_cancellation(
     card = find_card(env, card_no)
     if card is None:
         return checked(env, instance_id, unknown_card(card_no))
-    problems = _state_problems(card)
-    problems += _leaving_problems(card, reason, card_presented)
-    problems += _cancelling_delegate_problems(env, card, delegate)
+    problems = cancellation_problems(env, card, reason, card_presented, delegate)
     return checked(env, instance_id, _found(card, problems))
 
 
