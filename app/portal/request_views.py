@@ -1,0 +1,96 @@
+"""The user's requests: the list with state, current step and holder; withdraw (撤回), urge
+(催办) and the print-friendly page."""
+
+from collections.abc import Callable
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.auth.views import safe_next
+from app.i18n import current_language
+from app.portal import bp
+from app.portal.listing import parse_status, requests_page
+from app.portal.printing import decisions, signature_steps, start_form_fields
+from app.web import env, perform
+from ledger.errors import DomainError
+from ledger.models.people import Department
+from workflows import instances, permissions
+from workflows.models import ProcessInstance
+
+
+@bp.get("/requests")
+@login_required
+def my_requests():
+    """The requests the user filed, newest first, 20 a page, optionally of one status."""
+    status = parse_status(request.args.get("status"))
+    page_no = request.args.get("page", 1, type=int)
+    page = requests_page(env().session, current_user.id, status, page_no)
+    return render_template("portal/requests.html", page=page, status=status)
+
+
+@bp.post("/requests/<int:instance_id>/withdraw")
+@login_required
+def withdraw(instance_id: int):
+    """Withdraw the user's own request with the reason given; back with a message."""
+    _own_request(instance_id)
+    reason = request.form.get("reason", "").strip()[:500]
+    return _act(
+        lambda: instances.withdraw(env(), instance_id, reason),
+        lambda instance: _("申请 %(key)s 已撤回。", key=instance.business_key),
+    )
+
+
+@bp.post("/requests/<int:instance_id>/urge")
+@login_required
+def urge(instance_id: int):
+    """Remind whoever holds the user's request (once an hour); back with a message."""
+    _own_request(instance_id)
+    return _act(
+        lambda: instances.urge(env(), instance_id),
+        lambda people: _("已催办，已提醒 %(n)s 位处理人。", n=len(people)),
+    )
+
+
+@bp.get("/requests/<int:instance_id>/print")
+@login_required
+def print_request(instance_id: int):
+    """The request on one printable page: its data, the decisions, signature boxes."""
+    context = env()
+    instance = _visible_request(instance_id)
+    department = context.session.get(Department, instance.department_id or 0)
+    return render_template(
+        "portal/print.html", instance=instance, department=department,
+        fields=start_form_fields(context, instance),
+        decisions=decisions(context.session, instance.id),
+        steps=signature_steps(context.session, instance.id),
+    )  # fmt: skip
+
+
+def _visible_request(instance_id: int) -> ProcessInstance:
+    """The request, if the user may see it (the applicant, an administrator, its approvers);
+    404 otherwise, as for a request that does not exist."""
+    context = env()
+    instance = context.session.get(ProcessInstance, instance_id)
+    if instance is None or not permissions.can_view(context, instance):
+        abort(404)
+    return instance
+
+
+def _own_request(instance_id: int) -> ProcessInstance:
+    """The user's own request: 404 if they may not see it, 403 if it is someone else's."""
+    instance = _visible_request(instance_id)
+    if instance.started_by_id != current_user.id:
+        abort(403)
+    return instance
+
+
+def _act(operation: Callable, done: Callable[[object], str]):
+    """Run `operation` in the unit of work and flash `done(result)`, or the refusal."""
+    try:
+        result = perform(operation)
+    except DomainError as error:
+        flash(error.message(current_language()), "error")
+    else:
+        flash(done(result), "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("portal.my_requests"))
