@@ -15,7 +15,7 @@ DEBS := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup debs run test bench
+.PHONY: help setup debs run test bench vendor-js
 
 help:
 	@echo "make run    set up, migrate, load demo data, serve http://127.0.0.1:5000"
@@ -62,3 +62,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/engine.py
+
+# Copy the bpmn-js pinned in package.json into app/static/vendor/ (needs node and npm); the
+# copy is committed, so running the app needs neither.
+vendor-js:
+	sh scripts/vendor_js.sh

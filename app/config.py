@@ -64,6 +64,8 @@ class Config:
     #: werkzeug's password hash; "scrypt" alone means its default cost.
     PASSWORD_HASH_METHOD = "scrypt"
     #: Failed logins counted over this many minutes; past either limit, logins are refused.
+    #: The largest request body accepted (uploads: rosters, attachments of at most 5 MB).
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     LOGIN_WINDOW_MINUTES = 15
     LOGIN_MAX_FAILURES_PER_USER = 5
     LOGIN_MAX_FAILURES_PER_ADDRESS = 50

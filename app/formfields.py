@@ -114,6 +114,8 @@ def _fill(item: Field, obj: fields.Field, key: str, value, errors, source) -> No
         item.value = "\n".join(map(str, value)) if isinstance(value, list) else (value or "")
     elif item.widget in ("select", "radio"):
         item.choices = _choices(key, obj, source)
+        if value in (None, "") and isinstance(obj.load_default, str):
+            item.value = obj.load_default
     elif item.widget == "checkbox":
         item.value = value in (True, "true", "on", "y", "1", 1)
 
@@ -159,7 +161,8 @@ def _value(obj: fields.Field, value):
     if isinstance(obj, fields.List) and isinstance(obj.inner, fields.Nested):
         rows = value.items() if isinstance(value, Mapping) else []
         ordered = [row for _, row in sorted(rows, key=lambda kv: _index(kv[0]))]
-        return [_convert(obj.inner.schema, row, True) for row in ordered if _filled(row)]
+        inner = obj.inner.schema
+        return [_convert(inner, row, True) for row in ordered if _filled(_typed(inner, row))]
     if isinstance(obj, fields.List):
         return [part for part in str(value or "").replace(",", "\n").split() if part]
     return value.strip() if isinstance(value, str) else value
@@ -167,6 +170,13 @@ def _value(obj: fields.Field, value):
 
 def _index(key: str) -> int:
     return int(key) if key.isdigit() else 1 << 30
+
+
+def _typed(schema: Schema, row: Mapping) -> dict:
+    """The row without the values that only repeat a field's default (a blank row's select
+    shows its default, which does not make the row filled)."""
+    defaults = {key: obj.load_default for key, obj in schema.fields.items()}
+    return {key: value for key, value in row.items() if value != defaults.get(key)}
 
 
 def _filled(row) -> bool:

@@ -18,6 +18,20 @@ MENU = (
     ("admin.index", _l("系统管理"), ()),
 )
 
+#: Pages of the portal that belong to a menu entry other than their own endpoint.
+CURRENT_ENTRY = {
+    "portal.start": "portal.start_list",
+    "portal.drafts": "portal.start_list",
+    "portal.print_request": "portal.my_requests",
+}
+
+
+def _is_current(endpoint: str) -> bool:
+    blueprint = endpoint.partition(".")[0]
+    if blueprint == "portal":
+        return CURRENT_ENTRY.get(request.endpoint, request.endpoint) == endpoint
+    return request.blueprint == blueprint
+
 
 def _visible(endpoint: str, roles: tuple) -> bool:
     if endpoint not in current_app.view_functions:
@@ -34,12 +48,11 @@ def menu_items() -> list[dict]:
     items = []
     for endpoint, label, roles in MENU:
         if _visible(endpoint, roles):
-            blueprint = endpoint.partition(".")[0]
             items.append(
                 {
                     "url": url_for(endpoint),
                     "label": str(label),
-                    "current": request.blueprint == blueprint,
+                    "current": _is_current(endpoint),
                     "count": open_task_count() if endpoint == "inbox.index" else None,
                 }
             )

@@ -19,6 +19,12 @@ from app.engine import engine_config
 from app.extensions import db
 from app.uow import unit_of_work
 from ledger.base import Base
+from tests.web.browser_support import (  # noqa: F401  (the browser tests' marker and fixtures)
+    browser,
+    live_server,
+    page,
+    pytest_configure,
+)
 
 
 def _web_app(path, **overrides):
