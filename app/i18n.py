@@ -12,7 +12,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from flask import Blueprint, current_app, redirect, request, session
+from flask import Blueprint, current_app, g, has_request_context, redirect, request, session
 from flask_babel import Babel, Domain, get_locale
 
 from app.auth.views import safe_next
@@ -47,7 +47,12 @@ class _PoDomain(Domain):
         self.catalogs = catalogs
 
     def get_translations(self):
-        return self.catalogs.get(str(get_locale()), NullTranslations())
+        """The catalog of this request's language, looked up once per request."""
+        if not has_request_context():
+            return self.catalogs.get(str(get_locale()), NullTranslations())
+        if "ui_translations" not in g:
+            g.ui_translations = self.catalogs.get(current_language(), NullTranslations())
+        return g.ui_translations
 
 
 class CatalogBabel(Babel):
@@ -100,9 +105,23 @@ def choose_language():
     return redirect(safe_next(request.form.get("next")) or "/")
 
 
+def _template_gettext(babel: CatalogBabel):
+    # Templates call _() hundreds of times a page: straight to the request's catalog, without
+    # Flask-Babel's per-call context look-ups (Jinja's newstyle gettext formats the result).
+    def gettext(message: str) -> str:
+        return babel.domain_instance.get_translations().gettext(message)
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return babel.domain_instance.get_translations().ngettext(singular, plural, n)
+
+    return gettext, ngettext
+
+
 def register_i18n(app) -> None:
     """Bind Babel, the language switch and the template helpers to `app`."""
-    CatalogBabel(app, locale_selector=current_language)
+    babel = CatalogBabel(app, locale_selector=current_language)
+    gettext, ngettext = _template_gettext(babel)
+    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(lang=current_language, pick=pick, language_names=LANGUAGE_NAMES)
     app.jinja_env.filters["half"] = half

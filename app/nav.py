@@ -1,12 +1,13 @@
 """The menu: the parts of the site the logged-in user may use, with their open-task count."""
 
-from flask import current_app, request, url_for
+from flask import current_app, g, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from app.web import env, has_any_role
+from app.extensions import db
+from app.web import has_any_role, inbox_scope
 from workflows.identity import Role
-from workflows.inbox import inbox_count, scope_of
+from workflows.inbox import inbox_count
 
 #: (endpoint, label, roles that see it; empty: everyone logged in).
 MENU = (
@@ -60,9 +61,11 @@ def menu_items() -> list[dict]:
 
 
 def open_task_count() -> int:
-    """How many open tasks the user's inbox holds (their own, their groups', stand-ins')."""
-    context = env()
-    return inbox_count(context.session, scope_of(context.session, context.user, context.today))
+    """How many open tasks the user's inbox holds (their own, their groups', stand-ins');
+    counted once a request (the inbox page, unfiltered, counts it for the menu)."""
+    if "open_task_count" not in g:
+        g.open_task_count = inbox_count(db.session, inbox_scope())
+    return g.open_task_count
 
 
 def register_nav(app) -> None:

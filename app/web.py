@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 
-from flask import abort
+from flask import abort, g
 from flask_login import current_user, login_required
 
 from app.engine import engine_config
@@ -13,6 +13,7 @@ from app.extensions import db
 from app.uow import unit_of_work
 from workflows.context import Env
 from workflows.identity import Role
+from workflows.inbox import Scope, scope_of
 
 
 def now() -> datetime:
@@ -23,6 +24,14 @@ def now() -> datetime:
 def env() -> Env:
     """The engine context of this request: the session, the logged-in user, now."""
     return Env(db.session, current_user._get_current_object(), now(), engine_config())
+
+
+def inbox_scope() -> Scope:
+    """What the user's inbox covers today (theirs, their groups', stand-ins'), once a request."""
+    if "inbox_scope" not in g:
+        context = env()
+        g.inbox_scope = scope_of(context.session, context.user, context.today)
+    return g.inbox_scope
 
 
 def has_any_role(*roles: Role) -> bool:

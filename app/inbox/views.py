@@ -1,7 +1,7 @@
 """The inbox list: my tasks and my groups' tasks (and those of whom I stand in for), newest
 first, filtered and paged by keyset; saved filters; and bulk approval of plain decisions."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -19,10 +19,10 @@ from app.inbox.filters import (
 from app.inbox.people import names_of
 from app.inbox.request_data import campus_time
 from app.inbox.task_page import access
-from app.web import env, perform
+from app.web import env, inbox_scope, perform
 from ledger.errors import DomainError
 from workflows import tasks, webstate
-from workflows.inbox import inbox_count, inbox_page, scope_of
+from workflows.inbox import inbox_count, inbox_page
 from workflows.models import HumanTask, TaskKind
 
 #: The form whose approval needs no input but the decision (forms/decision.py).
@@ -41,15 +41,18 @@ def index():
     context = env()
     params = filter_params(request.args)
     where = inbox_filter(params, context)
-    scope = scope_of(context.session, context.user, context.today)
+    scope = inbox_scope()
     after = parse_keyset(request.args.get("after"))
     rows = inbox_page(context.session, scope, PAGE_SIZE, after, where)
+    total = inbox_count(context.session, scope, where)
+    if not params:
+        g.open_task_count = total  # the menu's count is the same
     # A full page may have older tasks after it: link to them from its last row.
     older = url_for(".index", **params, after=keyset_of(rows[-1])) if len(rows) == PAGE_SIZE else ""
     return render_template(
         "inbox/index.html",
         rows=rows, params=params, paged=after is not None, older=older,
-        total=inbox_count(context.session, scope, where),
+        total=total,
         assignees=names_of(context.session, (row.assignee_id for row in rows)),
         saved=webstate.filters_of(context), processes=process_choices(context.session),
         departments=departments(context.session), now=context.now, when=campus_time,
