@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    set up, migrate, load demo data, serve http://127.0.0.1:5000"
 	@echo "make test   set up, then ruff, import-linter and pytest (PYTEST_ARGS=...)"
-	@echo "make bench  set up, then python bench/ledger.py and bench/engine.py"
+	@echo "make bench  set up, then python bench/ledger.py, bench/engine.py and bench/web.py"
 
 setup: debs $(STAMP)
 
@@ -62,6 +62,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/web.py
 
 # Copy the bpmn-js pinned in package.json into app/static/vendor/ (needs node and npm); the
 # copy is committed, so running the app needs neither.
