@@ -30,13 +30,6 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 15_000
 
 
-def pytest_configure(config):
-    """Register the `browser` marker."""
-    config.addinivalue_line(
-        "markers", "browser: runs in headless Chromium through Playwright (Debian's chromium)"
-    )
-
-
 class _QuietHandler(WSGIRequestHandler):
     """werkzeug's handler without a log line per request."""
 

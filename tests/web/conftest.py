@@ -23,7 +23,6 @@ from tests.web.browser_support import (  # noqa: F401  (the browser tests' marke
     browser,
     live_server,
     page,
-    pytest_configure,
 )
 
 
