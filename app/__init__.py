@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import workflows.models  # noqa: F401  (every table on Base.metadata before anything uses it)
 from app.auth.accounts import load_user
@@ -51,6 +52,7 @@ def create_app(config: ConfigArg = None) -> Flask:
     app.config.update(overrides)
     config_cls.check(app.config)
     app.json.ensure_ascii = False  # Chinese messages readable in JSON
+    _trust_proxies(app, app.config.get("TRUSTED_PROXIES", 0))
     _ensure_instance_folder(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -58,6 +60,12 @@ def create_app(config: ConfigArg = None) -> Flask:
     register_cli(app)
     deploy_on_start(app)
     return app
+
+
+def _trust_proxies(app: Flask, count: int) -> None:
+    # Behind nginx, the client's address and scheme come from the proxies' headers.
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def _ensure_instance_folder(app: Flask) -> None:

@@ -109,8 +109,10 @@ def authenticate(username: str, password: str, session: Session | None = None) -
 
 
 def load_user(user_id: str) -> User | None:
-    """Flask-Login's user loader: the user whose id is in the session."""
+    """Flask-Login's user loader: the user whose id is in the session, if still active (a
+    deactivated account's open sessions end with it)."""
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
     except ValueError:
         return None
+    return user if user is not None and user.active else None

@@ -1,7 +1,11 @@
 """The frame of every page: the menu by role with the open-task count, the language switch,
 and the login limit."""
 
+import shutil
+
 import pytest
+
+from app import create_app
 
 
 def test_menu_shows_counter_only_to_the_card_office(as_user):
@@ -37,3 +41,19 @@ def test_login_is_refused_after_five_failures(web, failures, refused):
     assert (reply.status_code == 429) is refused
     if refused:
         assert "登录失败次数过多" in reply.get_data(as_text=True)
+
+
+def test_behind_a_trusted_proxy_login_limits_count_the_clients_address(demo_database, tmp_path):
+    path = tmp_path / "proxy.sqlite3"
+    shutil.copy(demo_database, path)
+    app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+                      "TRUSTED_PROXIES": 1, "LOGIN_MAX_FAILURES_PER_ADDRESS": 2})  # fmt: skip
+    client = app.test_client()
+    for _ in range(2):
+        client.post("/login", data={"username": "nobody", "password": "x"},
+                    headers={"X-Forwarded-For": "10.0.0.1"})  # fmt: skip
+    other = client.post("/login", data={"username": "approver", "password": "demo2026"},
+                        headers={"X-Forwarded-For": "10.0.0.2"})  # fmt: skip
+    same = app.test_client().post("/login", data={"username": "approver", "password": "demo2026"},
+                                  headers={"X-Forwarded-For": "10.0.0.1"})  # fmt: skip
+    assert other.status_code == 302 and same.status_code == 429
