@@ -11,6 +11,7 @@ import workflows.models  # noqa: F401  (every table on Base.metadata before anyt
 from app.auth.accounts import load_user
 from app.cli import register_cli
 from app.config import Config, config_class
+from app.display import register_display
 from app.engine import deploy_on_start
 from app.errors import register_error_handlers
 from app.extensions import csrf, db, login_manager, migrate
@@ -83,6 +84,7 @@ def _init_extensions(app: Flask) -> None:
     register_i18n(app)
     register_nav(app)
     register_filters(app)
+    register_display(app)
     with app.app_context():
         configure_engine(db.engine)
 

@@ -1,6 +1,10 @@
 """What people keep between visits: drafts of requests not yet filed, saved inbox filters,
-and the login attempts that limit password guessing. Operations only flush."""
+the login attempts that limit password guessing, and the files attached to requests.
+Operations only flush."""
 
+import mimetypes
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -17,9 +21,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.base import Base
+from workflows import audit, identity, permissions, runtime
 from workflows.context import Env
-from workflows.errors import NotFound
-from workflows.identity import utcnow
+from workflows.errors import InvalidInput, NotAllowed, NotFound
+from workflows.identity import User, utcnow
+from workflows.models import ENDED, ProcessInstance
 
 
 class Draft(Base):
@@ -115,10 +121,12 @@ def filters_of(env: Env) -> list[SavedFilter]:
 
 
 def delete_filter(env: Env, filter_id: int) -> None:
-    """Delete one of the user's saved filters."""
-    env.session.execute(
-        delete(SavedFilter).where(SavedFilter.id == filter_id, SavedFilter.user_id == env.user.id)
-    )
+    """Delete one of the user's saved filters; NotFound for anyone else's."""
+    saved = env.session.get(SavedFilter, filter_id)
+    if saved is None or saved.user_id != env.user.id:
+        raise NotFound(what_zh="筛选条件", what_en="saved filter", key=str(filter_id))
+    env.session.delete(saved)
+    env.session.flush()
 
 
 def record_failed_login(session: Session, username: str, address: str, at: datetime) -> None:
@@ -161,3 +169,85 @@ class Attachment(Base):
 
     def __repr__(self) -> str:
         return f"<Attachment {self.id} {self.file_name}>"
+
+
+#: The largest file a request takes (5 MB).
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|]+')
+
+
+def acting_people(env: Env) -> list[User]:
+    """The user and the absent users they stand in for today."""
+    return [env.user] + identity.absent_users(env.session, env.user.id, env.today)
+
+
+def may_attach(env: Env, instance: ProcessInstance) -> bool:
+    """The applicant and whoever holds one of its open tasks (or stands in for such a
+    person), while the request has not ended."""
+    if env.user is None or instance.status in ENDED:
+        return False
+    if instance.started_by_id == env.user.id:
+        return True
+    people = acting_people(env)
+    rows = runtime.open_tasks(env.session, instance.id, suspended=True)
+    return any(permissions.qualifies(person, row) for row in rows for person in people)
+
+
+def attach_file(env: Env, instance: ProcessInstance, file_name: str, content: bytes) -> Attachment:
+    """Keep `content` as a file of the request, noted on its audit trail."""
+    if not may_attach(env, instance):
+        raise NotAllowed(
+            reason_zh="仅申请人和当前处理人可以上传附件",
+            reason_en="only the applicant and the current handlers may attach files",
+        )
+    name = clean_file_name(file_name)
+    if not name or not content:
+        raise InvalidInput(reason_zh="请选择要上传的文件", reason_en="choose a file to upload")
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(reason_zh="附件不能超过 5 MB", reason_en="a file may not exceed 5 MB")
+    attachment = Attachment(
+        instance_id=instance.id, file_name=name, content_type=content_type_of(name),
+        size=len(content), content=content, uploaded_by_id=env.user.id, uploaded_at=env.now,
+    )  # fmt: skip
+    env.session.add(attachment)
+    runtime.flush(env, instance)
+    audit.record(
+        env, instance, "attach", comment=name,
+        details={"attachment": attachment.id, "size": attachment.size},
+    )  # fmt: skip
+    runtime.flush(env, instance)
+    return attachment
+
+
+def clean_file_name(file_name: str | None) -> str:
+    """The file's own name (no folders, no characters a download name cannot hold)."""
+    base = re.split(r"[\\/]", file_name or "")[-1]
+    return _UNSAFE_NAME.sub("_", base).strip(" .")[-200:]
+
+
+def content_type_of(file_name: str) -> str:
+    """The media type a file name suggests, else application/octet-stream."""
+    return mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class ListedAttachment:
+    """An attachment as a list shows it (without its content)."""
+
+    id: int
+    file_name: str
+    size: int
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+def attachments_of(session: Session, instance_id: int) -> list[ListedAttachment]:
+    """The request's files in the order they were added."""
+    query = (
+        select(Attachment.id, Attachment.file_name, Attachment.size, User.display_name,
+               Attachment.uploaded_at)
+        .join(User, User.id == Attachment.uploaded_by_id)
+        .where(Attachment.instance_id == instance_id)
+        .order_by(Attachment.uploaded_at, Attachment.id)
+    )  # fmt: skip
+    return [ListedAttachment(*row) for row in session.execute(query)]

@@ -5,7 +5,6 @@ substitution. They only flush; the request's unit of work commits.
 Each checks that an administrator acts. An administrator cannot lock themselves out: they
 neither deactivate their own account nor revoke their own administrator role."""
 
-
 from sqlalchemy.orm import Session
 
 from app.auth.accounts import set_password
@@ -66,4 +65,3 @@ def end_any_substitution(env: Env, substitution_id: int) -> Substitution:
     else it ends yesterday."""
     require_admin(env)
     return end_substitution(env, substitution_id)
-

@@ -3,7 +3,7 @@
 from flask import render_template, request
 
 from app.admin import bp, queries
-from app.admin.paging import Page, date_arg, page_number
+from app.paging import Page, page_number, parse_day
 from app.web import env, requires
 from workflows.audit import verify_chains
 from workflows.identity import Role
@@ -33,8 +33,8 @@ def _audit_page(verification):
         key=request.args.get("key", "").strip(),
         actor=request.args.get("actor", "").strip(),
         action=request.args.get("action", ""),
-        since=date_arg("since"),
-        until=date_arg("until"),
+        since=parse_day(request.args.get("since")),
+        until=parse_day(request.args.get("until")),
     )
     zone, session = context.config.ledger.zone, context.session
     page = Page(page_number(request.args), queries.count_audit(session, wanted, zone))

@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.admin import bp, queries
-from app.admin.paging import Page, date_arg, page_number
+from app.display import departments, process_choices
 from app.i18n import current_language
+from app.paging import Page, page_number, parse_day
 from app.web import env, perform, requires
 from ledger.errors import DomainError
 from workflows import instances as engine
@@ -42,18 +43,18 @@ def instances():
         status=request.args.get("status", ""),
         department_id=request.args.get("department", type=int),
         key=request.args.get("key", "").strip(),
-        since=date_arg("since"),
-        until=date_arg("until"),
+        since=parse_day(request.args.get("since")),
+        until=parse_day(request.args.get("until")),
         definition_id=request.args.get("definition", type=int),
     )
     zone, session = context.config.ledger.zone, context.session
     page = Page(page_number(request.args), queries.count_instances(session, wanted, zone))
-    departments = queries.departments(session)
+    listed = departments(session)
     return render_template(
         "admin/instances.html",
         rows=queries.instance_rows(session, wanted, zone, page.offset, page.size),
-        page=page, wanted=wanted, statuses=list(InstanceStatus), departments=departments,
-        department_names={d.id: d for d in departments}, processes=queries.processes(session),
+        page=page, wanted=wanted, statuses=list(InstanceStatus), departments=listed,
+        department_names={d.id: d for d in listed}, processes=process_choices(session),
     )  # fmt: skip
 
 

@@ -1,13 +1,13 @@
 """Read-only look-ups for the administration pages."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from ledger.models.people import Department
+from app.paging import campus_span
 from workflows.models import (
     ENDED,
     AuditEntry,
@@ -20,13 +20,6 @@ from workflows.models import (
     Substitution,
     User,
 )
-
-
-def campus_span(first: date | None, last: date | None, zone: ZoneInfo):
-    """(start, end) moments of the campus days `first` to `last`; None for an open end."""
-    start = datetime.combine(first, time(0), tzinfo=zone) if first else None
-    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone) if last else None
-    return start, end
 
 
 def _within(query: Select, column, span) -> Select:
@@ -64,11 +57,6 @@ def users(session: Session, q: str = "") -> list[User]:
     return list(session.scalars(query).unique())
 
 
-def departments(session: Session) -> list[Department]:
-    """Every department, by code."""
-    return list(session.scalars(select(Department).order_by(Department.code)))
-
-
 def substitutions(session: Session, today: date, ended_too: bool = False) -> list[Substitution]:
     """Substitutions under way or to come (or every one), soonest first."""
     query = select(Substitution).options(
@@ -101,12 +89,6 @@ def decision_definitions(session: Session) -> list[DecisionDefinition]:
         DecisionDefinition.decision_id, DecisionDefinition.version.desc()
     )
     return list(session.scalars(query))
-
-
-def processes(session: Session) -> list[tuple[str, str]]:
-    """(process id, name of its newest version) of every deployed process."""
-    newest = {d.process_id: d.name for d in reversed(process_definitions(session))}
-    return sorted(newest.items())
 
 
 @dataclass(frozen=True)

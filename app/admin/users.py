@@ -7,6 +7,7 @@ from marshmallow import ValidationError
 from app.admin import accounts, bp, queries
 from app.admin.forms import GrantForm, NewUserForm, PasswordForm
 from app.auth.accounts import create_user, grant_role
+from app.display import departments
 from app.formfields import describe, flat_errors, parse
 from app.i18n import current_language, pick
 from app.web import env, perform, requires
@@ -65,8 +66,7 @@ def _user_page(user_id: int, grant_errors=None, password_errors=None, status: in
         if key == "role":
             return [(role.value, role.label(lang)) for role in Role]
         if key == "department_id":
-            departments = queries.departments(session)
-            return [(str(d.id), f"{d.code} {pick(d, 'name')}") for d in departments]
+            return [(str(d.id), f"{d.code} {pick(d, 'name')}") for d in departments(session)]
         return None
 
     grant_values = dict(request.form) if grant_errors else {}

@@ -5,15 +5,8 @@ for administrators only."""
 from flask import render_template
 
 from app.admin import audit_trail, bp, engine, queries, users  # noqa: F401  (routes on bp)
-from app.admin.display import display_helpers
 from app.web import env, requires
 from workflows.identity import Role
-
-
-@bp.context_processor
-def admin_helpers() -> dict:
-    """Campus times, statuses, audit actions and instance links for the admin templates."""
-    return display_helpers()
 
 
 @bp.get("/admin")

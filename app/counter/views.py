@@ -2,8 +2,6 @@
 for them (each with its form, confirmation and receipt, see app.counter.flow). The card
 office only; administrators too."""
 
-from datetime import UTC, datetime
-
 from flask import abort, render_template, request
 from sqlalchemy import select
 
@@ -33,16 +31,7 @@ OPERATIONS = {op.name: op for op in (*ON_CARDS, ISSUE, REFUND)}
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"label": label, "refund_reason": refund_reason, "campus_time": campus_time}
-
-
-def campus_time(moment: datetime | None) -> str:
-    """A moment on the campus clock (Asia/Shanghai), to the second; naive means UTC."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(env().config.ledger.zone).strftime("%Y-%m-%d %H:%M:%S")
+    return {"label": label, "refund_reason": refund_reason}
 
 
 @bp.get("/counter")

@@ -10,7 +10,6 @@ from flask_login import login_required
 from app.i18n import current_language
 from app.inbox import bp
 from app.inbox.people import active_users, one_user
-from app.inbox.request_data import campus_time, instance_url
 from app.web import env, perform
 from ledger.errors import DomainError
 from workflows import away as substitutions
@@ -78,15 +77,13 @@ def notifications():
     """My unread notifications, newest first, in my language, each with where to act."""
     context = env()
     rows = notify.unread(context.session, context.user.id)
-    return render_template(
-        "inbox/notifications.html", rows=rows, when=campus_time, link_of=_link_of
-    )
+    return render_template("inbox/notifications.html", rows=rows, link_of=_link_of)
 
 
 def _link_of(row) -> str:
     if row.link:
         return row.link
-    return instance_url(row.instance_id) if row.instance_id else ""
+    return url_for("instances.show", instance_id=row.instance_id) if row.instance_id else ""
 
 
 @bp.post("/notifications/read")

@@ -4,12 +4,14 @@ attachments, the decision form and the other actions' choices)."""
 from flask import abort, render_template, request
 from sqlalchemy import select
 
+from app.display import department_source, request_data, start_data
 from app.formfields import describe
-from app.inbox import people, request_data
+from app.inbox import people
+from app.instances.timeline import timeline
 from app.web import env
 from forms import get_form
 from ledger.models.people import Department
-from workflows import permissions
+from workflows import permissions, webstate
 from workflows.errors import NotAllowed
 from workflows.models import HumanTask, TaskKind, TaskState
 
@@ -72,22 +74,21 @@ def render_task(
     form, or `problem` (the action, the message) beside that action's form."""
     context, instance = env(), row.instance
     session, me = context.session, context.user.id
-    data = request_data.start_data(instance)
-    source = request_data.department_choices(session)
+    data = start_data(context, instance)
+    source = department_source(session)
     page = render_template(
         "inbox/task.html",
         row=row, instance=instance,
         department=instance.department_id and session.get(Department, instance.department_id),
         behalf_name=people.names_of(session, [behalf]).get(behalf),
         resubmit=row.kind == TaskKind.RESUBMIT,
-        request_fields=request_data.request_fields(instance, data, session),
+        filed=request_data(session, instance, data),
         fields=_decision_fields(row, values, errors, data, source), errors=errors or {},
-        history=request_data.history(session, instance.id),
-        titles=request_data.step_titles(session, instance.id),
-        attachments=request_data.attachments_of(session, instance.id),
+        events=timeline(session, instance.id),
+        files=webstate.attachments_of(session, instance.id),
         steps=earlier_steps(row), candidates=people.qualified_for(session, row, but=me),
         everyone=people.active_users(session, but=me),
         problem=dict([problem]) if problem else {}, posted=request.form,
-        overdue=row.due_at is not None and row.due_at < context.now, data=request_data,
+        overdue=row.due_at is not None and row.due_at < context.now,
     )  # fmt: skip
     return page, status

@@ -9,7 +9,6 @@ from app.formfields import flat_errors, parse
 from app.i18n import current_language
 from app.inbox import bp
 from app.inbox.people import one_user, users_named
-from app.inbox.request_data import instance_url
 from app.inbox.task_page import render_task, task_to_act_on
 from app.web import env, perform
 from forms import get_form
@@ -36,7 +35,7 @@ def task(task_id: int):
     row, behalf = task_to_act_on(task_id)
     if row.state != TaskState.OPEN:
         flash(_("该任务已办理或已取消。"), "info")
-        return redirect(instance_url(row.instance_id))
+        return redirect(url_for("instances.show", instance_id=row.instance_id))
     return render_task(row, behalf)
 
 

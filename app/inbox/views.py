@@ -5,19 +5,17 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from app.display import departments, process_choices
 from app.i18n import current_language
 from app.inbox import bp
 from app.inbox.filters import (
     PAGE_SIZE,
-    departments,
     filter_params,
     inbox_filter,
     keyset_of,
     parse_keyset,
-    process_choices,
 )
 from app.inbox.people import names_of
-from app.inbox.request_data import campus_time
 from app.inbox.task_page import access
 from app.web import env, inbox_scope, perform
 from ledger.errors import DomainError
@@ -55,7 +53,7 @@ def index():
         total=total,
         assignees=names_of(context.session, (row.assignee_id for row in rows)),
         saved=webstate.filters_of(context), processes=process_choices(context.session),
-        departments=departments(context.session), now=context.now, when=campus_time,
+        departments=departments(context.session), now=context.now,
         approvable=bulk_approvable,
     )  # fmt: skip
 

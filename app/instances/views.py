@@ -11,7 +11,6 @@ from flask_login import login_required
 
 from app.i18n import current_language
 from app.instances import bp
-from app.instances.attachments import MAX_ATTACHMENT_BYTES, attach_file
 from app.instances.diagram import diagram_source
 from app.instances.page import instance_page
 from app.web import env, perform
@@ -19,7 +18,7 @@ from ledger.errors import DomainError
 from workflows import instances, permissions
 from workflows.errors import NotFound
 from workflows.models import ProcessInstance
-from workflows.webstate import Attachment
+from workflows.webstate import MAX_ATTACHMENT_BYTES, Attachment, attach_file
 
 
 def visible_instance(instance_id: int) -> ProcessInstance:

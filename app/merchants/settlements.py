@@ -4,11 +4,10 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
-from app.admin.paging import Page, page_number
-from app.admin.queries import campus_span
 from app.i18n import current_language
 from app.merchants import bp, queries
 from app.merchants.access import READERS, WRITERS
+from app.paging import Page, campus_span, page_number
 from app.web import env, perform, requires, yuan
 from ledger.errors import DomainError, NotFound
 from ledger.models.merchants import Settlement

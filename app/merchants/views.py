@@ -4,7 +4,6 @@ runs, adjustments and refund batches have their own modules, imported here."""
 from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 
-from app.admin.display import display_helpers
 from app.i18n import current_language
 from app.merchants import adjustments, bp, queries, refunds, settlements  # noqa: F401
 from app.merchants.access import READERS, WRITERS
@@ -19,11 +18,11 @@ STATE_LABELS = {OpenState.ACTIVE: _l("在用"), OpenState.CLOSED: _l("已撤销"
 
 @bp.context_processor
 def merchant_labels() -> dict:
-    """What the merchant templates use: campus times, choice labels (canteen, pos ...), open
+    """What the merchant templates use: choice labels (canteen, pos ...), open
     or closed, and whether the user may change anything here."""
-    return display_helpers() | {
+    return {
         "choice": lambda value: choice_label(str(value), current_language()),
-        "state_label": lambda state: STATE_LABELS.get(state, state),
+        "open_label": lambda state: STATE_LABELS.get(state, state),
         "may_settle": has_any_role(*WRITERS, Role.ADMIN),
     }
 

@@ -15,9 +15,8 @@ from workflows.context import Env
 from workflows.instances import start_instance
 from workflows.models import ProcessDefinition, ProcessInstance
 from workflows.procedures.termination import RosterInvalid, file_roster
-from workflows.webstate import Attachment, delete_draft
+from workflows.webstate import MAX_ATTACHMENT_BYTES, attach_file, clean_file_name, delete_draft
 
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 #: How often a start is tried with the next business key when the key was taken meanwhile.
 KEY_ATTEMPTS = 3
 
@@ -36,10 +35,9 @@ class AttachmentTooLarge(DomainError):
 
 @dataclass(frozen=True)
 class Upload:
-    """A file the user sent: its name (without any folder), type and bytes."""
+    """A file the user sent: its name and bytes."""
 
     file_name: str
-    content_type: str
     content: bytes
 
 
@@ -47,11 +45,11 @@ def read_upload(storage: FileStorage | None, limit: int) -> Upload | None:
     """The uploaded file, None if none was chosen; AttachmentTooLarge over `limit` bytes."""
     if storage is None or not storage.filename:
         return None
-    name = storage.filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
+    name = clean_file_name(storage.filename)
     content = storage.read(limit + 1)
     if len(content) > limit:
         raise AttachmentTooLarge(file=name, megabytes=limit // (1024 * 1024))
-    return Upload(name, (storage.mimetype or "application/octet-stream")[:100], content)
+    return Upload(name, content)
 
 
 def read_attachments(files: list[FileStorage]) -> list[Upload]:
@@ -119,15 +117,8 @@ def _file(env: Env, definition, key, data, department_id, uploads, draft_id) -> 
 
 def attach(env: Env, instance: ProcessInstance, uploads: list[Upload]) -> None:
     """Store `uploads` as the request's attachments, added by the acting user."""
-    env.session.add_all(
-        Attachment(
-            instance_id=instance.id, file_name=upload.file_name,
-            content_type=upload.content_type, size=len(upload.content),
-            content=upload.content, uploaded_by_id=env.user.id, uploaded_at=env.now,
-        )
-        for upload in uploads
-    )  # fmt: skip
-    env.session.flush()
+    for upload in uploads:
+        attach_file(env, instance, upload.file_name, upload.content)
 
 
 def file_roster_upload(

@@ -1,13 +1,14 @@
 """The user's own requests, newest first, a page at a time, each with the steps it waits at
-and who holds them; read in two statements whatever the page holds."""
+and who holds them; read in three statements whatever the page holds."""
 
 from dataclasses import dataclass, field
 
-from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.i18n import current_language, pick
+from app.display import holder, step_title
+from app.i18n import pick
+from app.paging import Page
 from ledger.models.people import Department
 from workflows.models import (
     HumanTask,
@@ -45,15 +46,6 @@ class RequestRow:
         return next((step for step in self.steps if step.resubmit), None)
 
 
-@dataclass(frozen=True)
-class RequestsPage:
-    """One page of the list and whether more follow."""
-
-    rows: list[RequestRow]
-    page: int
-    has_next: bool
-
-
 def parse_status(value: str | None) -> InstanceStatus | None:
     """The status filter from the query, None for every status (or an unknown one)."""
     try:
@@ -63,21 +55,27 @@ def parse_status(value: str | None) -> InstanceStatus | None:
 
 
 def requests_page(
-    session: Session, user_id: int, status: InstanceStatus | None, page: int
-) -> RequestsPage:
-    """Page `page` (from 1) of the requests `user_id` filed, newest first, of `status` if
-    given."""
-    page = max(page, 1)
-    query = select(ProcessInstance).where(ProcessInstance.started_by_id == user_id)
+    session: Session, user_id: int, status: InstanceStatus | None, number: int
+) -> tuple[Page, list[RequestRow]]:
+    """Page `number` (from 1) of the requests `user_id` filed, newest first, of `status` if
+    given: the page and its rows."""
+    where = [ProcessInstance.started_by_id == user_id]
     if status is not None:
-        query = query.where(ProcessInstance.status == status)
-    query = query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
-    found = list(session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
-    rows = [RequestRow(instance) for instance in found[:PAGE_SIZE]]
+        where.append(ProcessInstance.status == status)
+    total = session.scalar(select(func.count(ProcessInstance.id)).where(*where))
+    page = Page(number, total, PAGE_SIZE)
+    query = (
+        select(ProcessInstance)
+        .where(*where)
+        .order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
+        .offset(page.offset)
+        .limit(page.size)
+    )
+    rows = [RequestRow(instance) for instance in session.scalars(query)]
     by_id = {row.instance.id: row for row in rows}
     for step_instance, step in open_steps(session, list(by_id)):
         by_id[step_instance].steps.append(step)
-    return RequestsPage(rows, page, len(found) > PAGE_SIZE)
+    return page, rows
 
 
 def open_steps(session: Session, instance_ids: list[int]) -> list[tuple[int, Step]]:
@@ -92,17 +90,13 @@ def open_steps(session: Session, instance_ids: list[int]) -> list[tuple[int, Ste
         .order_by(HumanTask.id)
     )
     return [
-        (task.instance_id, Step(task.id, task.title, _holder(task, assignee, department),
-                                task.kind == TaskKind.RESUBMIT))
+        (task.instance_id, _step(task, assignee, department))
         for task, assignee, department in session.execute(query)
-    ]  # fmt: skip
+    ]
 
 
-def _holder(task: HumanTask, assignee: str | None, department: Department | None) -> str:
-    if assignee:
-        return assignee
-    if task.candidate_role is None:
-        return ""
-    where = pick(department, "name") if department else _("全校")
-    role = task.candidate_role.label(current_language())
-    return _("%(role)s（%(department)s）", role=role, department=where)
+def _step(task: HumanTask, assignee: str | None, department: Department | None) -> Step:
+    where = pick(department, "name") if department else None
+    resubmit = task.kind == TaskKind.RESUBMIT
+    return Step(task.id, step_title(task.title, task.kind),
+                holder(assignee, task.candidate_role, where), resubmit)  # fmt: skip

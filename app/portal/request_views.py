@@ -8,15 +8,18 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth.views import safe_next
+from app.display import request_data, start_data
 from app.i18n import current_language
+from app.instances.views import visible_instance
+from app.paging import page_number
 from app.portal import bp
 from app.portal.listing import parse_status, requests_page
-from app.portal.printing import decisions, signature_steps, start_form_fields
+from app.portal.printing import decisions, signature_steps
 from app.web import env, perform
 from ledger.errors import DomainError
 from ledger.models.people import Department
-from workflows import instances, permissions
-from workflows.models import ProcessInstance
+from workflows import instances
+from workflows.models import InstanceStatus, ProcessInstance
 
 
 @bp.get("/requests")
@@ -24,9 +27,11 @@ from workflows.models import ProcessInstance
 def my_requests():
     """The requests the user filed, newest first, 20 a page, optionally of one status."""
     status = parse_status(request.args.get("status"))
-    page_no = request.args.get("page", 1, type=int)
-    page = requests_page(env().session, current_user.id, status, page_no)
-    return render_template("portal/requests.html", page=page, status=status)
+    number = page_number(request.args)
+    page, rows = requests_page(env().session, current_user.id, status, number)
+    return render_template(
+        "portal/requests.html", page=page, rows=rows, status=status, statuses=list(InstanceStatus)
+    )
 
 
 @bp.post("/requests/<int:instance_id>/withdraw")
@@ -57,29 +62,19 @@ def urge(instance_id: int):
 def print_request(instance_id: int):
     """The request on one printable page: its data, the decisions, signature boxes."""
     context = env()
-    instance = _visible_request(instance_id)
+    instance = visible_instance(instance_id)
     department = context.session.get(Department, instance.department_id or 0)
     return render_template(
         "portal/print.html", instance=instance, department=department,
-        fields=start_form_fields(context, instance),
+        data=request_data(context.session, instance, start_data(context, instance)),
         decisions=decisions(context.session, instance.id),
         steps=signature_steps(context.session, instance.id),
     )  # fmt: skip
 
 
-def _visible_request(instance_id: int) -> ProcessInstance:
-    """The request, if the user may see it (the applicant, an administrator, its approvers);
-    404 otherwise, as for a request that does not exist."""
-    context = env()
-    instance = context.session.get(ProcessInstance, instance_id)
-    if instance is None or not permissions.can_view(context, instance):
-        abort(404)
-    return instance
-
-
 def _own_request(instance_id: int) -> ProcessInstance:
     """The user's own request: 404 if they may not see it, 403 if it is someone else's."""
-    instance = _visible_request(instance_id)
+    instance = visible_instance(instance_id)
     if instance.started_by_id != current_user.id:
         abort(403)
     return instance

@@ -8,17 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth.views import safe_next
+from app.display import department_source
 from app.formfields import describe, flat_errors, parse
 from app.i18n import current_language
 from app.portal import bp
-from app.portal.catalog import (
-    chosen_department,
-    department_options,
-    department_source,
-    fileable,
-    may_file,
-    template_helpers,
-)
+from app.portal.catalog import chosen_department, department_options, fileable, may_file
 from app.portal.filing import (
     file_request,
     file_roster_upload,
@@ -41,8 +35,8 @@ from workflows.procedures.termination import RosterInvalid
 
 @bp.context_processor
 def portal_helpers() -> dict:
-    """The portal templates' helpers (names, labels, campus time, a draft's subject)."""
-    return {**template_helpers(), "request_subject": request_subject}
+    """The portal templates' own helper: a draft's subject."""
+    return {"request_subject": request_subject}
 
 
 @dataclass

@@ -11,6 +11,7 @@ import shutil
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from app import create_app
 from app.demo import DEMO_PASSWORD, load_demo
@@ -24,6 +25,7 @@ from tests.web.browser_support import (  # noqa: F401  (the browser tests' marke
     live_server,
     page,
 )
+from tests.web.counter_support import SATURDAY, WEEKDAYS, next_day_at
 
 
 def _web_app(path, **overrides):
@@ -85,3 +87,17 @@ def in_db(web):
             return fn()
 
     return run
+
+
+@pytest.fixture
+def counter_open(web):
+    """R09: a weekday at 10:00, the counter open (after the demo database was built)."""
+    with time_machine.travel(next_day_at(WEEKDAYS, 10), tick=False):
+        yield
+
+
+@pytest.fixture
+def counter_closed(web):
+    """R09: a Saturday at 10:00, no cash top-ups."""
+    with time_machine.travel(next_day_at(SATURDAY, 10), tick=False):
+        yield

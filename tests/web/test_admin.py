@@ -348,7 +348,7 @@ def test_audit_search_by_business_key_actor_and_action(as_user):
     assert "DEMO-BB-1" in by_key and "DEMO-LSK-1" not in by_key
     by_actor = text_of(admin.get("/admin/audit?actor=registrar"))
     assert "DEMO-QZZZ-1" in by_actor and "DEMO-BB-1" not in by_actor
-    assert "发起" in text_of(admin.get("/admin/audit?action=start"))
+    assert "提交申请" in text_of(admin.get("/admin/audit?action=start"))
     assert "没有符合条件的审计记录" in text_of(admin.get("/admin/audit?action=retry"))
 
 

@@ -1,99 +1,17 @@
-"""The card-office counter: finding a cardholder, the cardholder's page, and who may use it.
+"""The card-office counter: finding a cardholder, the cardholder's page, and who may use it
+(the helpers are in counter_support.py)."""
 
-The helpers at the top are shared with test_counter_operations.py: the demo cardholders,
-moving the clock into or out of the counter's hours (R09), and going through an operation's
-form and confirmation page."""
-
-import html
 import re
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import pytest
-import time_machine
-from sqlalchemy import select
 
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.web import yuan
 from ledger.context import Ctx
-from ledger.models.cards import LIVE_STATES, Card
-from ledger.models.people import Person
 from ledger.ops.metering import pre_deduct
-from ledger.queries import card_account_of
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-WEEKDAYS, SATURDAY = (0, 1, 2, 3, 4), (5,)
-_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
-
-
-def next_day_at(weekdays: tuple[int, ...], hour: int, minute: int = 0) -> datetime:
-    """The first day after today falling on one of `weekdays`, at hour:minute campus time."""
-    day = datetime.now(SHANGHAI).date() + timedelta(days=1)
-    while day.weekday() not in weekdays:
-        day += timedelta(days=1)
-    return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def counter_open(web):
-    """R09: a weekday at 10:00, the counter open (after the demo database was built)."""
-    with time_machine.travel(next_day_at(WEEKDAYS, 10), tick=False):
-        yield
-
-
-@pytest.fixture
-def counter_closed(web):
-    """R09: a Saturday at 10:00, no cash top-ups."""
-    with time_machine.travel(next_day_at(SATURDAY, 10), tick=False):
-        yield
-
-
-def holder(in_db, name: str) -> tuple[int, str | None]:
-    """(person id, number of their live card or None) of a demo cardholder."""
-
-    def find():
-        person = db.session.scalar(select(Person).where(Person.name == name))
-        card = db.session.scalar(
-            select(Card).where(Card.person_id == person.id, Card.state.in_(LIVE_STATES))
-        )
-        return person.id, card.card_no if card else None
-
-    return in_db(find)
-
-
-def balance(in_db, person_id: int) -> int:
-    """The person's purse balance in fen."""
-    return in_db(lambda: card_account_of(db.session, person_id).purse.balance)
-
-
-def card_state(in_db, card_no: str) -> str:
-    """The card's state as stored."""
-    return in_db(lambda: db.session.scalar(select(Card.state).where(Card.card_no == card_no)))
-
-
-def hidden_fields(page: str) -> dict:
-    """The hidden inputs of a confirmation page: what it posts back when confirmed."""
-    return {name: html.unescape(value) for name, value in _HIDDEN.findall(page)}
-
-
-def review(client, url: str, data: dict):
-    """Post the form to get the confirmation page."""
-    return client.post(url, data={**data, "step": "review"})
-
-
-def confirm(client, url: str, data: dict):
-    """Fill in the form, then press 确认办理 on the confirmation page: (its text, receipt)."""
-    shown = review(client, url, data)
-    page = shown.get_data(as_text=True)
-    assert shown.status_code == 200, page
-    assert "确认办理" in page
-    return page, client.post(url, data={**hidden_fields(page), "step": "confirm"})
-
-
-def text(reply) -> str:
-    return reply.get_data(as_text=True)
-
+from tests.web.counter_support import balance, card_state, hidden_fields, holder, text
 
 # Searching
 

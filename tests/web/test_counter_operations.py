@@ -13,11 +13,10 @@ from ledger.models.journal import EntryKind, JournalEntry
 from ledger.models.money import Refund, RefundState
 from ledger.models.people import Department, IdType, Person, PersonCategory
 from ledger.ops.closing import TerminationReason, terminate_card
-from tests.web.test_counter import (
+from tests.web.counter_support import (
     balance,
     card_state,
     confirm,
-    counter_open,  # noqa: F401  (a fixture)
     hidden_fields,
     holder,
     review,

@@ -68,7 +68,7 @@ def test_the_task_page_links_the_requests_attachments(as_user, in_db):
 
     attachment = in_db(attach)
     html = page(as_user("approver").get(f"/tasks/{task}"))
-    assert f'<a href="/attachments/{attachment}">聘用合同.pdf</a>' in html
+    assert f'<a href="/attachments/{attachment}" download>聘用合同.pdf</a>' in html
 
 
 def test_a_user_who_may_see_the_request_but_not_act_gets_403(as_user, in_db):
@@ -226,7 +226,7 @@ def test_a_signer_added_before_decides_first_then_the_task_comes_back(as_user, i
     }  # fmt: skip
     assert as_user("dean").post(f"/tasks/{task}/decide", data=CERTIFY).status_code == 302
     assert task_row(in_db, task)["assignee"] == "approver"
-    assert "加签同意" in page(as_user("approver").get(f"/tasks/{task}"))
+    assert "加签人同意" in page(as_user("approver").get(f"/tasks/{task}"))
 
 
 def test_a_signer_added_after_approves_with_the_form_data(as_user, in_db):

@@ -13,11 +13,10 @@ from app.auth.accounts import find_user
 from app.demo import DEMO_PASSWORD
 from app.engine import engine_config
 from app.extensions import db
-from app.instances.attachments import MAX_ATTACHMENT_BYTES
 from workflows import instances, tasks
 from workflows.context import Env
 from workflows.models import AuditEntry, HumanTask, Incident, ProcessInstance, TaskState
-from workflows.webstate import Attachment
+from workflows.webstate import MAX_ATTACHMENT_BYTES, Attachment
 
 REQUEST = "DEMO-LSK-1"  # the CS department's temporary card request, with its approver
 

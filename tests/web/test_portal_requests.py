@@ -18,9 +18,8 @@ from workflows.context import Env
 from workflows.models import AuditEntry, HumanTask, InstanceStatus, ProcessInstance
 from workflows.webstate import Attachment
 
-from .test_portal import instance_count, other_parts, person_fields, resident_id  # noqa: F401
+from .test_portal import instance_count, person_fields, resident_id
 
-pytestmark = pytest.mark.usefixtures("other_parts")
 DEMO_TEMPORARY = 1  # DEMO-LSK-1, filed by `applicant`, waiting for the CS approver
 CERTIFY_TASK = 1
 

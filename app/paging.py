@@ -1,11 +1,10 @@
-"""Pages of a long list (which page the query asks for, what the pager shows) and the
-query arguments of list filters."""
+"""Lists a page at a time (which page the query asks for, what the pager shows) and the
+campus days of list filters."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
-
-from flask import request
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 PAGE_SIZE = 50
 
@@ -45,9 +44,16 @@ class Page:
         return self.number < self.pages
 
 
-def date_arg(name: str) -> date | None:
-    """The query argument `name` as a date (YYYY-MM-DD), None if missing or wrong."""
+def parse_day(value: str | None) -> date | None:
+    """A filter's day (YYYY-MM-DD), None if missing or wrong."""
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        return date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def campus_span(first: date | None, last: date | None, zone: ZoneInfo):
+    """(start, end) moments of the campus days `first` to `last`; None for an open end."""
+    start = datetime.combine(first, time(0), tzinfo=zone) if first else None
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone) if last else None
+    return start, end
