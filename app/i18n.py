@@ -15,7 +15,7 @@ from babel.support import NullTranslations, Translations
 from flask import Blueprint, current_app, g, has_request_context, redirect, request, session
 from flask_babel import Babel, Domain, get_locale
 
-from app.auth.views import safe_next
+from app.urls import safe_next
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 bp = Blueprint("i18n", __name__)

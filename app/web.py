@@ -1,16 +1,19 @@
 """What every page's controller shares: the engine context of the request, role checks, and
-running one operation in the request's unit of work."""
+running one operation in the request's unit of work (and telling the user how it went)."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
+from typing import Any
 
-from flask import abort, g
+from flask import abort, flash, g
 from flask_login import current_user, login_required
 
 from app.engine import engine_config
 from app.extensions import db
+from app.i18n import current_language
 from app.uow import unit_of_work
+from ledger.errors import DomainError
 from workflows.context import Env
 from workflows.identity import Role
 from workflows.inbox import Scope, scope_of
@@ -59,6 +62,19 @@ def perform(operation: Callable, *args, **kwargs):
     """Run one operation in the request's unit of work (commit, or roll back and re-raise)."""
     with unit_of_work():
         return operation(*args, **kwargs)
+
+
+def perform_and_tell(operation: Callable, *args, done: str | Callable[[Any], str], **kwargs):
+    """Run `operation` like `perform` and flash `done` (or `done(result)`) as a success; if it
+    is refused (a DomainError), flash why in the user's language instead. The operation's
+    result, or None when refused."""
+    try:
+        result = perform(operation, *args, **kwargs)
+    except DomainError as exc:
+        flash(exc.message(current_language()), "error")
+        return None
+    flash(str(done(result) if callable(done) else done), "success")
+    return result
 
 
 def sees_id_numbers() -> bool:

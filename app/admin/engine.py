@@ -9,7 +9,7 @@ from app.admin import bp, queries
 from app.display import departments, process_choices
 from app.i18n import current_language
 from app.paging import Page, page_number, parse_day
-from app.web import env, perform, requires
+from app.web import env, perform, perform_and_tell, requires
 from ledger.errors import DomainError
 from workflows import instances as engine
 from workflows.identity import Role
@@ -93,12 +93,7 @@ def act_on_instance(instance_id: int, action: str):
     if takes_reason and not reason:
         flash(_("请填写原因。"), "error")
         return redirect(url_for("admin.instance", instance_id=instance_id))
-    try:
-        perform(operation, env(), instance_id, *((reason,) if takes_reason else ()))
-    except DomainError as exc:
-        flash(exc.message(current_language()), "error")
-    else:
-        flash(str(done), "success")
+    perform_and_tell(operation, env(), instance_id, *((reason,) if takes_reason else ()), done=done)
     return redirect(url_for("admin.instance", instance_id=instance_id))
 
 
@@ -134,10 +129,6 @@ def cancel_incident(incident_id: int):
     if not reason:
         flash(_("请填写原因。"), "error")
         return redirect(url_for("admin.incidents"))
-    try:
-        perform(engine.cancel_incident, env(), incident_id, reason)
-    except DomainError as exc:
-        flash(exc.message(current_language()), "error")
-    else:
-        flash(_("已放弃该步骤，申请已终止。"), "success")
+    done = _("已放弃该步骤，申请已终止。")
+    perform_and_tell(engine.cancel_incident, env(), incident_id, reason, done=done)
     return redirect(url_for("admin.incidents"))

@@ -10,7 +10,7 @@ from app.auth.accounts import create_user, grant_role
 from app.display import departments
 from app.formfields import describe, flat_errors, parse
 from app.i18n import current_language, pick
-from app.web import env, perform, requires
+from app.web import env, perform, perform_and_tell, requires
 from ledger.errors import DomainError
 from ledger.models.people import Department
 from workflows.identity import Role
@@ -85,12 +85,8 @@ def _user_page(user_id: int, grant_errors=None, password_errors=None, status: in
 def set_active(user_id: int):
     """Activate (active=1) or deactivate (active=0) the account."""
     active = request.form.get("active") == "1"
-    try:
-        perform(accounts.set_active, env(), user_id, active)
-    except DomainError as exc:
-        flash(exc.message(current_language()), "error")
-    else:
-        flash(_("账号已启用。") if active else _("账号已停用，该用户不能再登录。"), "success")
+    done = _("账号已启用。") if active else _("账号已停用，该用户不能再登录。")
+    perform_and_tell(accounts.set_active, env(), user_id, active, done=done)
     return redirect(url_for("admin.user", user_id=user_id))
 
 
@@ -126,12 +122,7 @@ def _department_code(department_id: int | None) -> str | None:
 @requires(Role.ADMIN)
 def revoke(user_id: int, grant_id: int):
     """Take one role grant away."""
-    try:
-        perform(accounts.revoke_role, env(), user_id, grant_id)
-    except DomainError as exc:
-        flash(exc.message(current_language()), "error")
-    else:
-        flash(_("已撤销角色。"), "success")
+    perform_and_tell(accounts.revoke_role, env(), user_id, grant_id, done=_("已撤销角色。"))
     return redirect(url_for("admin.user", user_id=user_id))
 
 
@@ -163,10 +154,5 @@ def delegations():
 @requires(Role.ADMIN)
 def end_delegation(substitution_id: int):
     """End a substitution now, as its absent user would on return."""
-    try:
-        perform(accounts.end_any_substitution, env(), substitution_id)
-    except DomainError as exc:
-        flash(exc.message(current_language()), "error")
-    else:
-        flash(_("代理已结束。"), "success")
+    perform_and_tell(accounts.end_any_substitution, env(), substitution_id, done=_("代理已结束。"))
     return redirect(url_for("admin.delegations"))

@@ -1,7 +1,6 @@
 """GET/POST /login and POST /logout."""
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,23 +10,11 @@ from app.auth.accounts import authenticate
 from app.auth.forms import LoginForm
 from app.extensions import db
 from app.uow import unit_of_work
+from app.urls import safe_next
 from app.web import now
 from workflows import webstate
 
 bp = Blueprint("auth", __name__)
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site, else None: no scheme, no host, no '//' or
-    backslash that a browser could read as another host, no control characters."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _next_page() -> str:

@@ -10,7 +10,7 @@ from app.i18n import current_language
 from app.inbox import bp
 from app.inbox.people import one_user, users_named
 from app.inbox.task_page import render_task, task_to_act_on
-from app.web import env, perform
+from app.web import env, perform, perform_and_tell
 from forms import get_form
 from ledger.errors import DomainError
 from workflows import instances, tasks
@@ -79,12 +79,9 @@ def decide(task_id: int):
 def claim(task_id: int):
     """Take a group task as one's own."""
     task_to_act_on(task_id)
-    try:
-        perform(tasks.claim, env(), task_id)
-    except DomainError as exc:
-        flash(exc.message(current_language()), "error")
+    done = _("已认领，其他人不能再处理此任务。")
+    if perform_and_tell(tasks.claim, env(), task_id, done=done) is None:
         return redirect(url_for(".index"))
-    flash(_("已认领，其他人不能再处理此任务。"), "success")
     return redirect(url_for(".task", task_id=task_id))
 
 
@@ -93,12 +90,9 @@ def claim(task_id: int):
 def unclaim(task_id: int):
     """Give a claimed task back to the group."""
     task_to_act_on(task_id)
-    try:
-        perform(tasks.unclaim, env(), task_id)
-    except DomainError as exc:
-        flash(exc.message(current_language()), "error")
+    done = _("已放弃认领，任务回到组内待办。")
+    if perform_and_tell(tasks.unclaim, env(), task_id, done=done) is None:
         return redirect(url_for(".task", task_id=task_id))
-    flash(_("已放弃认领，任务回到组内待办。"), "success")
     return redirect(url_for(".index"))
 
 

@@ -8,11 +8,9 @@ request's task instead, so they are shown but not offered here."""
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app.i18n import current_language
 from app.merchants import bp, queries
 from app.merchants.access import READERS, WRITERS
-from app.web import env, perform, requires, yuan
-from ledger.errors import DomainError
+from app.web import env, perform_and_tell, requires, yuan
 from ledger.ops.closing import pay_bank_refunds
 from reports.refunds import bank_refund_batch_csv
 
@@ -68,13 +66,11 @@ def pay():
     if refusal:
         flash(refusal, "error")
         return redirect(url_for("merchants.refunds"))
-    try:
-        paid = perform(pay_bank_refunds, context.ledger_ctx(), refund_ids=chosen)
-    except DomainError as exc:
-        flash(exc.message(current_language()), "error")
-        return redirect(url_for("merchants.refunds"))
-    flash(_("已支付 %(n)s 笔银行退款，合计 %(total)s 元。", n=paid["count"],
-            total=yuan(paid["total"])), "success")  # fmt: skip
+    perform_and_tell(
+        pay_bank_refunds, context.ledger_ctx(), refund_ids=chosen,
+        done=lambda paid: _("已支付 %(n)s 笔银行退款，合计 %(total)s 元。", n=paid["count"],
+                            total=yuan(paid["total"])),
+    )  # fmt: skip
     return redirect(url_for("merchants.refunds"))
 
 

@@ -1,22 +1,18 @@
 """The user's requests: the list with state, current step and holder; withdraw (撤回), urge
 (催办) and the print-friendly page."""
 
-from collections.abc import Callable
-
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.auth.views import safe_next
 from app.display import request_data, start_data
-from app.i18n import current_language
 from app.instances.views import visible_instance
 from app.paging import page_number
 from app.portal import bp
 from app.portal.listing import parse_status, requests_page
 from app.portal.printing import decisions, signature_steps
-from app.web import env, perform
-from ledger.errors import DomainError
+from app.urls import safe_next
+from app.web import env, perform_and_tell
 from ledger.models.people import Department
 from workflows import instances
 from workflows.models import InstanceStatus, ProcessInstance
@@ -40,10 +36,11 @@ def withdraw(instance_id: int):
     """Withdraw the user's own request with the reason given; back with a message."""
     _own_request(instance_id)
     reason = request.form.get("reason", "").strip()[:500]
-    return _act(
-        lambda: instances.withdraw(env(), instance_id, reason),
-        lambda instance: _("申请 %(key)s 已撤回。", key=instance.business_key),
-    )
+    perform_and_tell(
+        instances.withdraw, env(), instance_id, reason,
+        done=lambda instance: _("申请 %(key)s 已撤回。", key=instance.business_key),
+    )  # fmt: skip
+    return _back()
 
 
 @bp.post("/requests/<int:instance_id>/urge")
@@ -51,10 +48,11 @@ def withdraw(instance_id: int):
 def urge(instance_id: int):
     """Remind whoever holds the user's request (once an hour); back with a message."""
     _own_request(instance_id)
-    return _act(
-        lambda: instances.urge(env(), instance_id),
-        lambda people: _("已催办，已提醒 %(n)s 位处理人。", n=len(people)),
-    )
+    perform_and_tell(
+        instances.urge, env(), instance_id,
+        done=lambda people: _("已催办，已提醒 %(n)s 位处理人。", n=len(people)),
+    )  # fmt: skip
+    return _back()
 
 
 @bp.get("/requests/<int:instance_id>/print")
@@ -80,12 +78,6 @@ def _own_request(instance_id: int) -> ProcessInstance:
     return instance
 
 
-def _act(operation: Callable, done: Callable[[object], str]):
-    """Run `operation` in the unit of work and flash `done(result)`, or the refusal."""
-    try:
-        result = perform(operation)
-    except DomainError as error:
-        flash(error.message(current_language()), "error")
-    else:
-        flash(done(result), "success")
+def _back():
+    """Back to where the form said (`next`, on this site), else to the user's requests."""
     return redirect(safe_next(request.form.get("next")) or url_for("portal.my_requests"))

@@ -7,7 +7,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.auth.views import safe_next
 from app.display import department_source
 from app.formfields import describe, flat_errors, parse
 from app.i18n import current_language
@@ -21,6 +20,7 @@ from app.portal.filing import (
     request_subject,
     roster_errors,
 )
+from app.urls import safe_next
 from app.web import env, perform
 from forms import get_form
 from forms.roster import MAX_BYTES as ROSTER_MAX_BYTES
