@@ -60,14 +60,24 @@ def menu_items() -> list[dict]:
     return items
 
 
+#: Open tasks are counted up to this many; the menu then shows "999+".
+COUNT_CAP = 1000
+
+
+def shown_count(count: int) -> str:
+    """A task count as the menu and the inbox show it: "999+" from COUNT_CAP on."""
+    return f"{COUNT_CAP - 1}+" if count >= COUNT_CAP else str(count)
+
+
 def open_task_count() -> int:
     """How many open tasks the user's inbox holds (their own, their groups', stand-ins');
     counted once a request (the inbox page, unfiltered, counts it for the menu)."""
     if "open_task_count" not in g:
-        g.open_task_count = inbox_count(db.session, inbox_scope())
+        g.open_task_count = inbox_count(db.session, inbox_scope(), at_most=COUNT_CAP)
     return g.open_task_count
 
 
 def register_nav(app) -> None:
     """Give every template `menu_items`."""
     app.jinja_env.globals["menu_items"] = menu_items
+    app.jinja_env.filters["task_count"] = shown_count

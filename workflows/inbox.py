@@ -132,10 +132,15 @@ def inbox_page(
     return [rows[i] for i in ids]
 
 
-def inbox_count(session: Session, scope: Scope, where: InboxFilter = NO_FILTER) -> int:
-    """How many open tasks the scope covers (for the menu), or of them those `where` keeps."""
-    parts = [part.subquery().select() for part in _ranges(scope, None, where)]
+def inbox_count(
+    session: Session, scope: Scope, where: InboxFilter = NO_FILTER, at_most: int | None = None
+) -> int:
+    """How many open tasks the scope covers (for the menu), or of them those `where` keeps;
+    with `at_most`, counting stops there (each index range reads at most that many rows), so
+    a large inbox costs no more than a page of that size."""
+    parts = [part.limit(at_most).subquery().select() for part in _ranges(scope, None, where)]
     if not parts:
         return 0
     merged = union_all(*parts).subquery()
-    return session.scalar(select(func.count(func.distinct(merged.c.id))))
+    counted = session.scalar(select(func.count(func.distinct(merged.c.id))))
+    return counted if at_most is None else min(counted, at_most)

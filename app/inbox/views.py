@@ -17,6 +17,7 @@ from app.inbox.filters import (
 )
 from app.inbox.people import names_of
 from app.inbox.task_page import access
+from app.nav import COUNT_CAP
 from app.web import env, inbox_scope, perform
 from ledger.errors import DomainError
 from workflows import tasks, webstate
@@ -42,7 +43,7 @@ def index():
     scope = inbox_scope()
     after = parse_keyset(request.args.get("after"))
     rows = inbox_page(context.session, scope, PAGE_SIZE, after, where)
-    total = inbox_count(context.session, scope, where)
+    total = inbox_count(context.session, scope, where, at_most=COUNT_CAP)
     if not params:
         g.open_task_count = total  # the menu's count is the same
     # A full page may have older tasks after it: link to them from its last row.

@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+import app.nav
 from app import create_app
 
 
@@ -57,3 +58,9 @@ def test_behind_a_trusted_proxy_login_limits_count_the_clients_address(demo_data
     same = app.test_client().post("/login", data={"username": "approver", "password": "demo2026"},
                                   headers={"X-Forwarded-For": "10.0.0.1"})  # fmt: skip
     assert other.status_code == 302 and same.status_code == 429
+
+
+def test_a_large_inbox_count_is_shown_as_a_cap(as_user, monkeypatch):
+    monkeypatch.setattr(app.nav, "COUNT_CAP", 2)
+    page = as_user("approver").get("/").get_data(as_text=True)  # two open tasks
+    assert '<span class="count" title="待办数">1+</span>' in page

@@ -39,6 +39,13 @@ def test_pages_run_newest_first_without_gaps_or_repeats(db_session, filed, peopl
     assert inbox.inbox_count(db_session, scope) == 25
 
 
+@pytest.mark.parametrize("at_most, counted", [(10, 10), (25, 25), (30, 25)])
+def test_counting_stops_at_the_cap(db_session, filed, people, env_for, at_most, counted):
+    filed(25)
+    scope = inbox.scope_of(db_session, people["approver"], env_for(people["approver"]).today)
+    assert inbox.inbox_count(db_session, scope, at_most=at_most) == counted
+
+
 def test_claimed_tasks_leave_the_group_and_show_for_the_claimer(
     db_session, filed, make_user, people, env_for, dept
 ):
