@@ -126,12 +126,15 @@ def _unflatten(form: Mapping) -> dict:
         if name in _SKIP or "__index__" in name:
             continue
         values = form.getlist(name) if hasattr(form, "getlist") else [form[name]]
-        node, *path = name.split(".")
-        target, key = data, node
+        *path, key = name.split(".")
+        target = data
         for part in path:
-            target = target.setdefault(key, {})
-            key = part
-        target[key] = values[-1]
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                break  # "a" and "a.b" both sent: no form of ours does that; keep "a"
+        else:
+            if not isinstance(target.get(key), dict):
+                target[key] = values[-1]
     return data
 
 
@@ -161,6 +164,7 @@ def _value(obj: fields.Field, value):
     if isinstance(obj, fields.List) and isinstance(obj.inner, fields.Nested):
         rows = value.items() if isinstance(value, Mapping) else []
         ordered = [row for _, row in sorted(rows, key=lambda kv: _index(kv[0]))]
+        ordered = [row for row in ordered if isinstance(row, Mapping)]
         inner = obj.inner.schema
         return [_convert(inner, row, True) for row in ordered if _filled(_typed(inner, row))]
     if isinstance(obj, fields.List):

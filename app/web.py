@@ -14,6 +14,7 @@ from app.extensions import db
 from app.i18n import current_language
 from app.uow import unit_of_work
 from ledger.errors import DomainError
+from ledger.models.people import mask_id_number
 from workflows.context import Env
 from workflows.identity import Role
 from workflows.inbox import Scope, scope_of
@@ -83,13 +84,10 @@ def sees_id_numbers() -> bool:
 
 
 def shown_id_number(number: str | None) -> str:
-    """An ID number as this user may see it: whole for the card office, else its first four
-    and last four characters with the rest masked."""
+    """An ID number as this user may see it: whole for the card office, else masked."""
     if not number or sees_id_numbers():
         return number or ""
-    if len(number) <= 8:
-        return "*" * len(number)
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+    return mask_id_number(number)
 
 
 def yuan(fen: int | None) -> str:

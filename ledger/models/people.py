@@ -56,10 +56,10 @@ class NetworkStatus(StrEnum):
 
 
 def mask_id_number(number: str) -> str:
-    """Show the first four and last four characters of an ID number, the rest as '*'."""
-    if len(number) <= 8:
-        return number[:2] + "*" * (len(number) - 2)
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+    """An ID number with at most a quarter of its characters shown at each end (four at
+    most) and the rest as '*': 1101**********3015, a passport E1*****78."""
+    keep = min(4, len(number) // 4)
+    return number[:keep] + "*" * (len(number) - 2 * keep) + number[len(number) - keep :]
 
 
 class Person(Base):

@@ -79,3 +79,13 @@ def test_nested_errors_are_flattened_to_input_names_in_the_users_language(app):
     assert flat == {"people.0.id_number": "身份证号码无效", "_schema": "表单有误", "reason": "必填"}
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         assert flat_errors(messages)["reason"] == "required"
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [{"reason": "x", "reason.y": "z"}, {"reason.y": "z", "reason": "x"},
+     {"people.0": "b", "people.0.name": "林雪"}, {"people": "b"}],
+)  # fmt: skip
+def test_crafted_names_that_clash_are_ignored_not_a_crash(request_ctx, posted):
+    data = parse(get_form("temporary_card_application"), MultiDict(posted))
+    assert isinstance(data, dict)

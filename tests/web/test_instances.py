@@ -138,6 +138,7 @@ def test_diagram_xml_is_the_bpmn_of_the_instances_definition_version(as_user, re
     assert reply.mimetype == "application/xml"
     assert reply.get_data(as_text=True) == in_db(bpmn_text)
     assert 'id="dept_certify"' in reply.get_data(as_text=True)
+    assert "sandbox" in reply.headers["Content-Security-Policy"]  # opened directly: inert
 
 
 def test_the_page_marks_the_started_step_done_and_the_waiting_one_current(as_user, request_id):
