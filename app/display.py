@@ -131,9 +131,10 @@ def state_label(state: str | None) -> str:
     return str(label) if label is not None else state
 
 
-def step_title(title: str, kind: TaskKind) -> str:
-    """A task's step as pages name it (a return to the applicant has no BPMN name)."""
-    return str(_l("修改后重新提交")) if kind == TaskKind.RESUBMIT else title
+def step_title(title: str, kind: TaskKind = TaskKind.TASK) -> str:
+    """A task's step as pages name it, in the UI language: its BPMN name through the `bpmn`
+    catalog (a return to the applicant has no BPMN name)."""
+    return str(_l("修改后重新提交")) if kind == TaskKind.RESUBMIT else _(title)
 
 
 def holder(assignee: str | None, role: Role | None, department: str | None) -> str:
@@ -297,6 +298,7 @@ def register_display(app) -> None:
             "status_label": status_label,
             "action_label": action_label,
             "state_label": state_label,
+        "step_title": step_title,
             "campus_time": campus_time,
             "campus_moment": campus_moment,
             "file_size": file_size,
