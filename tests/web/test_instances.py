@@ -320,3 +320,10 @@ def test_the_pages_forms_carry_the_csrf_token_they_need(web, request_id):
     assert client.post(url, data={"comment": "无令牌"}).status_code == 400
     with_token = {"comment": "有令牌", "csrf_token": csrf_token(page)}
     assert client.post(url, data=with_token).status_code == 302
+
+
+def test_in_english_the_waiting_step_has_its_english_name(as_user, request_id):
+    applicant = as_user("applicant")
+    applicant.post("/language", data={"lang": "en", "next": "/"})
+    page = applicant.get(f"/instances/{request_id}").get_data(as_text=True)
+    assert "Department head certifies the people as the department&#39;s" in page
