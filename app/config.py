@@ -3,6 +3,7 @@ their defaults, in `from_environ`; create_app reads them when it builds an app, 
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 #: Development and testing only; production refuses to start with it.
@@ -61,6 +62,10 @@ class Config:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    #: A login lasts this long after the user's last request (every request renews the
+    #: cookie): an unattended counter PC does not stay logged in overnight.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    SESSION_REFRESH_EACH_REQUEST = True
     #: Languages of the UI and of DomainError messages; the first is the default.
     LANGUAGES = ("zh", "en")
     #: werkzeug's password hash; "scrypt" alone means its default cost.

@@ -3,6 +3,7 @@
 The engine's identity service (as Camunda's is part of its engine): BPMN lanes name roles,
 and the inbox and every task action check them here. Passwords are hashed by `app.auth`."""
 
+import secrets
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -27,6 +28,11 @@ from ledger.models.people import Department, Person
 def utcnow() -> datetime:
     """Now, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def new_session_token() -> str:
+    """A fresh random token for a user's sessions (32 hex digits)."""
+    return secrets.token_hex(16)
 
 
 class Role(StrEnum):
@@ -76,6 +82,9 @@ class User(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Part of the id every session of the user carries: a new token ends them all (logout,
+    #: a new password).
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
 
     person: Mapped[Person | None] = relationship()
     grants: Mapped[list["RoleGrant"]] = relationship(
@@ -94,8 +103,13 @@ class User(Base):
         return self.active
 
     def get_id(self) -> str:
-        """The id Flask-Login keeps in the session."""
-        return str(self.id)
+        """The id Flask-Login keeps in the session: the user's id and session token, so that
+        a session ends when the token changes."""
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Give the user a new session token: every session opened before no longer loads."""
+        self.session_token = new_session_token()
 
     def has_role(self, role: Role | str, department_id: int | None = None) -> bool:
         """Whether the user holds `role`.

@@ -1,9 +1,10 @@
-"""What people keep between visits: drafts of requests not yet filed, saved inbox filters,
-the login attempts that limit password guessing, and the files attached to requests.
-Operations only flush."""
+"""What people keep between visits: drafts of requests not yet filed, the start form pages
+already filed (so that one page files once), saved inbox filters, the login attempts that
+limit password guessing, and the files attached to requests. Operations only flush."""
 
 import mimetypes
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.base import Base
+from ledger.errors import DomainError
 from workflows import audit, identity, permissions, runtime
 from workflows.context import Env
 from workflows.errors import InvalidInput, NotAllowed, NotFound
@@ -42,6 +44,31 @@ class Draft(Base):
 
     def __repr__(self) -> str:
         return f"<Draft {self.id} {self.process_id}>"
+
+
+class Filing(Base):
+    """A start form page that filed a request: the page's random token (a hidden field of
+    the form), who filed which process from it, and the request. The same page sent again
+    (a double click, a reload) finds it and files nothing."""
+
+    __tablename__ = "filings"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    process_id: Mapped[str] = mapped_column(String(100))
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FiledAlready(DomainError):
+    """The user filed this form page before: nothing more is filed."""
+
+    status = 409
+    code = "filed_already"
+    zh = "该申请已提交（业务编号 {business_key}），未重复提交"
+    en = "This request was submitted already (reference number {business_key}); not again"
 
 
 class SavedFilter(Base):
@@ -101,6 +128,46 @@ def delete_draft(env: Env, draft_id: int) -> None:
     """Delete the user's draft (after filing it, or on request)."""
     env.session.delete(get_draft(env, draft_id))
     env.session.flush()
+
+
+#: What a form page's token looks like (`new_filing_token`); anything else is no token.
+_FILING_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,32}")
+
+
+def new_filing_token() -> str:
+    """A random token for a start form page about to be shown."""
+    return secrets.token_urlsafe(16)
+
+
+def filing_token(value: str | None) -> str | None:
+    """The posted token if it looks like one `new_filing_token` makes, else None."""
+    return value if value and _FILING_TOKEN.fullmatch(value) else None
+
+
+def filed_from(env: Env, token: str | None, process_id: str) -> ProcessInstance | None:
+    """The `process_id` request the user filed from the form page `token`, if any."""
+    filing = env.session.get(Filing, token) if token else None
+    if filing is None or (filing.user_id, filing.process_id) != (env.user.id, process_id):
+        return None
+    return env.session.get(ProcessInstance, filing.instance_id)
+
+
+def note_filing(env: Env, token: str | None, instance: ProcessInstance) -> None:
+    """Remember that the form page `token` filed `instance`. FiledAlready if the user filed
+    the same process from it before; a token someone else used is not noted."""
+    if token is None:
+        return
+    filing = env.session.get(Filing, token)
+    if filing is None:
+        env.session.add(Filing(
+            token=token, user_id=env.user.id, process_id=instance.process_id,
+            instance_id=instance.id, created_at=env.now,
+        ))  # fmt: skip
+        env.session.flush()
+        return
+    earlier = filed_from(env, token, instance.process_id)
+    if earlier is not None:
+        raise FiledAlready(business_key=earlier.business_key, instance_id=earlier.id)
 
 
 def save_filter(env: Env, name: str, params: dict) -> SavedFilter:

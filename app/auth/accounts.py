@@ -1,6 +1,7 @@
 """Operations on user accounts: create, grant a role, authenticate. They only flush; the
 caller's unit of work commits."""
 
+import hmac
 from collections.abc import Iterable
 from functools import cache
 
@@ -79,10 +80,12 @@ def grant_role(
 
 
 def set_password(user: User, password: str) -> None:
-    """Store a salted hash of `password` (the configured werkzeug method), never the password."""
+    """Store a salted hash of `password` (the configured werkzeug method), never the password,
+    and end the user's open sessions (a reset password locks out whoever held one)."""
     user.password_hash = generate_password_hash(
         password, method=current_app.config["PASSWORD_HASH_METHOD"]
     )
+    user.end_sessions()
 
 
 def check_password(user: User, password: str) -> bool:
@@ -108,11 +111,16 @@ def authenticate(username: str, password: str, session: Session | None = None) -
     return user
 
 
-def load_user(user_id: str) -> User | None:
-    """Flask-Login's user loader: the user whose id is in the session, if still active (a
-    deactivated account's open sessions end with it)."""
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's user loader: the user of the session's "<id>:<session token>" if that is
+    still the user's token (logging out and a new password change it) and the user is still
+    active (a deactivated account's open sessions end with it)."""
+    user_id, _, token = session_id.partition(":")
     try:
         user = db.session.get(User, int(user_id))
     except ValueError:
         return None
-    return user if user is not None and user.active else None
+    if user is None or not user.active or not user.session_token:
+        return None
+    same = hmac.compare_digest(user.session_token.encode(), token.encode())  # str: ASCII only
+    return user if same else None

@@ -1,21 +1,32 @@
-"""Filing a request from the portal: its title, its business key (retried if taken at the
-same moment), its attachments, the draft it came from, and a termination roster uploaded
-as a file."""
+"""Filing a request from the portal: once per form page, its title, its business key
+(retried if taken at the same moment), its attachments, the draft it came from, and a
+termination roster uploaded as a file."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from app.formfields import describe, flat_errors
 from app.portal.catalog import key_in_use, next_business_key
+from app.portal.subjects import request_title
 from app.web import perform
 from forms.termination import TerminationEntry
 from ledger.errors import DomainError, InvalidInput
 from workflows.context import Env
 from workflows.instances import start_instance
 from workflows.models import ProcessDefinition, ProcessInstance
+from workflows.procedures.termination import PROCESS_ID as TERMINATION
 from workflows.procedures.termination import RosterInvalid, file_roster
-from workflows.webstate import MAX_ATTACHMENT_BYTES, attach_file, clean_file_name, delete_draft
+from workflows.webstate import (
+    MAX_ATTACHMENT_BYTES,
+    attach_file,
+    clean_file_name,
+    delete_draft,
+    filed_from,
+    note_filing,
+)
 
 #: How often a start is tried with the next business key when the key was taken meanwhile.
 KEY_ATTEMPTS = 3
@@ -58,60 +69,83 @@ def read_attachments(files: list[FileStorage]) -> list[Upload]:
     return [upload for upload in uploads if upload is not None]
 
 
-def request_title(name: str, data: dict) -> str:
-    """The request's title in lists: the process's name and whom or what it is about, as
-    "临时卡申请：马文博等 2 人", "临时卡延期：卡号 20260001" or "商户接入：学苑超市". Titles
-    are stored data, in Chinese like the processes' names."""
-    subject = request_subject(data)
-    return f"{name}：{subject}" if subject else name
+@dataclass(frozen=True)
+class Filed:
+    """The request a form page filed; `again` when the page had filed it before (sent
+    twice) and nothing new was filed."""
+
+    instance: ProcessInstance
+    again: bool = False
 
 
-def request_subject(data: dict) -> str:
-    """Whom or what the form's `data` is about: the first person listed (and how many), a
-    merchant's name, a card or a merchant code; "" if it names none yet."""
-    for value in data.values():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            first = value[0].get("name")
-            if first:
-                return str(first) if len(value) == 1 else f"{first}等 {len(value)} 人"
-    for value in data.values():
-        if isinstance(value, dict) and value.get("name"):
-            return str(value["name"])
-    if data.get("card_no"):
-        return f"卡号 {data['card_no']}"
-    if data.get("merchant_code"):
-        return f"商户 {data['merchant_code']}"
-    return ""
+def once_per_page(
+    env: Env, token: str | None, process_id: str, file: Callable[[], ProcessInstance]
+) -> Filed:
+    """File with `file()` (which notes `token` in its unit of work) unless the user filed
+    `process_id` from the form page `token` before: then that request, filed `again`. The
+    same page sent twice at the same moment is refused by the database or the engine for
+    one of the two, which is then answered with the other's request. Without a token
+    (None), every send files."""
+    earlier = filed_from(env, token, process_id)
+    if earlier is not None:
+        return Filed(earlier, again=True)
+    try:
+        return Filed(file())
+    except (DomainError, IntegrityError):
+        earlier = filed_from(env, token, process_id)
+        if earlier is None:
+            raise
+        return Filed(earlier, again=True)
 
 
-def file_request(
-    env: Env,
-    definition: ProcessDefinition,
-    data: dict,
-    department_id: int | None,
-    uploads: list[Upload],
-    draft_id: int | None = None,
+@dataclass(frozen=True)
+class Submission:
+    """What a start form page sends to file: the data, the department filed for, the
+    attachments, the draft it was filled from and the page's token (None: none)."""
+
+    data: dict
+    department_id: int | None
+    uploads: list[Upload]
+    draft_id: int | None = None
+    token: str | None = None
+
+
+def file_request(env: Env, definition: ProcessDefinition, submission: Submission) -> Filed:
+    """File the request once per form page (`once_per_page`) with a new business key, store
+    its attachments and delete the draft it was filed from, in one unit of work."""
+    return once_per_page(
+        env, submission.token, definition.process_id,
+        lambda: _file_with_a_new_key(env, definition, submission),
+    )  # fmt: skip
+
+
+def _file_with_a_new_key(
+    env: Env, definition: ProcessDefinition, submission: Submission
 ) -> ProcessInstance:
-    """File the request with a new business key, store its attachments and delete the draft
-    it was filed from, in one unit of work. A key taken by someone filing at the same moment
+    """File with the next business key; a key taken by someone filing at the same moment
     is retried with the next one."""
-    attempt = 1
+    process_id, attempt = definition.process_id, 1
     while True:
-        key = next_business_key(env.session, definition.process_id, env.today)
+        key = next_business_key(env.session, process_id, env.today)
         try:
-            return perform(_file, env, definition, key, data, department_id, uploads, draft_id)
+            return perform(_file, env, definition, key, submission)
         except InvalidInput:
-            if attempt == KEY_ATTEMPTS or not key_in_use(env.session, definition.process_id, key):
+            if attempt == KEY_ATTEMPTS or not key_in_use(env.session, process_id, key):
                 raise
             attempt += 1
 
 
-def _file(env: Env, definition, key, data, department_id, uploads, draft_id) -> ProcessInstance:
-    title = request_title(definition.name, data)
-    instance = start_instance(env, definition.process_id, key, data, department_id, title)
-    attach(env, instance, uploads)
-    if draft_id is not None:
-        delete_draft(env, draft_id)
+def _file(
+    env: Env, definition: ProcessDefinition, key: str, submission: Submission
+) -> ProcessInstance:
+    title = request_title(definition.name, submission.data)
+    instance = start_instance(
+        env, definition.process_id, key, submission.data, submission.department_id, title
+    )
+    note_filing(env, submission.token, instance)
+    attach(env, instance, submission.uploads)
+    if submission.draft_id is not None:
+        delete_draft(env, submission.draft_id)
     return instance
 
 
@@ -122,19 +156,21 @@ def attach(env: Env, instance: ProcessInstance, uploads: list[Upload]) -> None:
 
 
 def file_roster_upload(
-    env: Env, upload: Upload | None, department_id: int | None, note: str
-) -> ProcessInstance:
-    """File a forced termination from an uploaded roster (CSV or XLSX); RosterInvalid lists
-    the rows with errors and nothing is filed. The roster is kept as an attachment."""
-    if upload is None:
-        raise InvalidInput(reason_zh="请选择名单文件", reason_en="choose a roster file")
+    env: Env, upload: Upload | None, department_id: int | None, note: str, token: str | None
+) -> Filed:
+    """File a forced termination from an uploaded roster (CSV or XLSX), once per form page
+    (`once_per_page`); RosterInvalid lists the rows with errors and nothing is filed. The
+    roster is kept as an attachment."""
 
     def file_and_keep() -> ProcessInstance:
+        if upload is None:
+            raise InvalidInput(reason_zh="请选择名单文件", reason_en="choose a roster file")
         instance = file_roster(env, upload.file_name, upload.content, department_id, note)
+        note_filing(env, token, instance)
         attach(env, instance, [upload])
         return instance
 
-    return perform(file_and_keep)
+    return once_per_page(env, token, TERMINATION, lambda: perform(file_and_keep))
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,15 @@ from app.i18n import current_language
 from app.portal import bp
 from app.portal.catalog import chosen_department, department_options, fileable, may_file
 from app.portal.filing import (
+    Filed,
+    Submission,
     file_request,
     file_roster_upload,
     read_attachments,
     read_upload,
-    request_subject,
     roster_errors,
 )
+from app.portal.subjects import shown_subject
 from app.urls import safe_next
 from app.web import env, perform
 from forms import get_form
@@ -35,13 +37,19 @@ from workflows.procedures.termination import RosterInvalid
 
 @bp.context_processor
 def portal_helpers() -> dict:
-    """The portal templates' own helper: a draft's subject."""
-    return {"request_subject": request_subject}
+    """The portal templates' own helper: a draft's subject in the user's language."""
+    return {"request_subject": shown_subject}
+
+
+def _page_token() -> str:
+    """The form page's token as posted, else a new one (for a page without one)."""
+    return webstate.filing_token(request.form.get("filing_token")) or webstate.new_filing_token()
 
 
 @dataclass
 class StartForm:
-    """The start form as the page shows it: values, chosen department, draft, errors."""
+    """The start form as the page shows it: values, chosen department, draft, errors, and
+    the tokens that let each of its two forms (the fields, a roster) file once."""
 
     values: dict
     department: str | None = None  # the chosen option's value; None: the first
@@ -51,6 +59,8 @@ class StartForm:
     roster_errors: list = field(default_factory=list)
     roster_note: str = ""
     posted: bool = False
+    token: str = field(default_factory=webstate.new_filing_token)
+    roster_token: str = field(default_factory=webstate.new_filing_token)
 
 
 @bp.get("/start")
@@ -124,6 +134,7 @@ def _posted_form(definition: ProcessDefinition) -> StartForm:
         request.form.get("filing_department", ""),
         request.form.get("draft_id", type=int),
         posted=True,
+        token=_page_token(),
     )
 
 
@@ -163,11 +174,23 @@ def _file(definition: ProcessDefinition):
     try:
         department = _department(definition, form)
         uploads = read_attachments(request.files.getlist("attachments"))
-        instance = file_request(env(), definition, form.values, department, uploads, form.draft_id)
+        submission = Submission(form.values, department, uploads, form.draft_id, form.token)
+        filed = file_request(env(), definition, submission)
     except DomainError as error:
         return _refused(definition, form, error)
-    flash(_("申请已提交，业务编号 %(key)s。", key=instance.business_key), "success")
-    return redirect(url_for("instances.show", instance_id=instance.id))
+    return _to_request(filed, _("申请已提交，业务编号 %(key)s。", key=filed.instance.business_key))
+
+
+def _to_request(filed: Filed, done: str):
+    """To the request filed, saying `done`; or saying that the page, sent again, filed
+    nothing more."""
+    if filed.again:
+        done = _(
+            "该申请已提交（业务编号 %(key)s），未重复提交；如需再提交一份，请重新打开申请表。",
+            key=filed.instance.business_key,
+        )
+    flash(done, "info" if filed.again else "success")
+    return redirect(url_for("instances.show", instance_id=filed.instance.id))
 
 
 def _save_draft(definition: ProcessDefinition):
@@ -186,11 +209,11 @@ def _save_draft(definition: ProcessDefinition):
 
 def _file_roster(definition: ProcessDefinition):
     department, note = request.form.get("filing_department", ""), request.form.get("note", "")
-    form = StartForm({}, department, roster_note=note, posted=True)
+    form = StartForm({}, department, roster_note=note, posted=True, roster_token=_page_token())
     try:
         upload = read_upload(request.files.get("roster"), ROSTER_MAX_BYTES)
-        instance = file_roster_upload(env(), upload, _department(definition, form), note)
+        department_id = _department(definition, form)
+        filed = file_roster_upload(env(), upload, department_id, note, form.roster_token)
     except DomainError as error:
         return _refused(definition, form, error)
-    flash(_("名单已提交，业务编号 %(key)s。", key=instance.business_key), "success")
-    return redirect(url_for("instances.show", instance_id=instance.id))
+    return _to_request(filed, _("名单已提交，业务编号 %(key)s。", key=filed.instance.business_key))

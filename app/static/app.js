@@ -14,6 +14,29 @@ document.addEventListener("click", (event) => {
   }
 });
 document.addEventListener("submit", (event) => {
-  const message = event.submitter?.dataset.confirm || event.target.dataset.confirm;
-  if (message && !window.confirm(message)) event.preventDefault();
+  const form = event.target;
+  // A post form already on its way ignores a second submit (a double click would file
+  // twice). The button stays enabled: a disabled one would not send its name and value.
+  if (form.dataset.sending) {
+    event.preventDefault();
+    return;
+  }
+  const message = event.submitter?.dataset.confirm || form.dataset.confirm;
+  if (message && !window.confirm(message)) {
+    event.preventDefault();
+    return;
+  }
+  const post = form.getAttribute("method")?.toLowerCase() === "post";
+  const target = form.getAttribute("target");
+  if (post && (!target || target === "_self") && !event.defaultPrevented) {
+    form.dataset.sending = "1";
+    form.setAttribute("aria-busy", "true");
+  }
+});
+// Back or forward to a page kept in the browser's cache: its forms may be sent again.
+window.addEventListener("pageshow", () => {
+  document.querySelectorAll("form[data-sending]").forEach((form) => {
+    delete form.dataset.sending;
+    form.removeAttribute("aria-busy");
+  });
 });

@@ -89,6 +89,7 @@ EXPECTED_GET = {
     "main.index": Get(EVERYONE),
     "main.health": Get(EVERYONE, anonymous=200),
     "auth.login": Get(EVERYONE, 302, anonymous=200),  # logged in already: sent on
+    "auth.change_password": Get(EVERYONE),
     "portal.start_list": Get(EVERYONE),
     "portal.drafts": Get(EVERYONE),
     "portal.my_requests": Get(EVERYONE),
@@ -119,6 +120,7 @@ EXPECTED_GET = {
 EXPECTED_POST = {
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
+    "auth.change_password": EVERYONE,
     "i18n.choose_language": PUBLIC,
     "portal.start": STARTERS["temporary_card"],
     "portal.delete_draft": frozenset({"applicant"}),  # the draft's owner

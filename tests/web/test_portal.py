@@ -40,7 +40,7 @@ def instance_count(**where) -> int:
     return db.session.scalar(query)
 
 
-def _temporary_card_form(**changes) -> dict:
+def temporary_card_form(**changes) -> dict:
     today = campus_today()
     form = {
         "reason": "科研项目临时聘用",
@@ -67,7 +67,7 @@ def test_start_list_is_in_english_by_choice(as_user):
 
 
 def test_filing_a_temporary_card_for_two_people_opens_the_approvers_task(as_user, in_db):
-    reply = as_user("applicant").post("/start/temporary_card", data=_temporary_card_form())
+    reply = as_user("applicant").post("/start/temporary_card", data=temporary_card_form())
     assert reply.status_code == 302
     instance_id = int(reply.headers["Location"].rsplit("/", 1)[-1])
     assert reply.headers["Location"].endswith(f"/instances/{instance_id}")
@@ -90,8 +90,8 @@ def test_filing_a_temporary_card_for_two_people_opens_the_approvers_task(as_user
 
 def test_business_keys_count_up_within_the_day(as_user, in_db):
     client = as_user("applicant")
-    client.post("/start/temporary_card", data=_temporary_card_form())
-    second = _temporary_card_form(
+    client.post("/start/temporary_card", data=temporary_card_form())
+    second = temporary_card_form(
         **person_fields(0, "孙三", resident_id("11010519491231005"), campus_today()),
         **person_fields(1, "李四", resident_id("11010519491231006"), campus_today()),
     )
@@ -113,7 +113,7 @@ def test_a_key_taken_at_the_same_moment_is_retried_with_the_next(as_user, in_db,
 
     given = iter(["DEMO-LSK-1", "LSK-20990101-0001"])
     monkeypatch.setattr(filing, "next_business_key", lambda *_args: next(given))
-    reply = as_user("applicant").post("/start/temporary_card", data=_temporary_card_form())
+    reply = as_user("applicant").post("/start/temporary_card", data=temporary_card_form())
     assert reply.status_code == 302
     assert in_db(lambda: instance_count(business_key="LSK-20990101-0001")) == 1
 
@@ -123,7 +123,7 @@ def test_form_errors_are_shown_beside_the_fields_with_the_input_kept(as_user, in
     wrong = resident_id("11010519491231002")[:-1] + "0"
     if wrong == resident_id("11010519491231002"):
         wrong = wrong[:-1] + "1"
-    form = _temporary_card_form(**{"people.0.id_number": wrong})
+    form = temporary_card_form(**{"people.0.id_number": wrong})
     reply = as_user("applicant").post("/start/temporary_card", data=form)
     page = reply.get_data(as_text=True)
     assert reply.status_code == 422
@@ -134,14 +134,14 @@ def test_form_errors_are_shown_beside_the_fields_with_the_input_kept(as_user, in
 
 
 def test_missing_required_field_is_reported_beside_it(as_user):
-    form = _temporary_card_form(reason="")
+    form = temporary_card_form(reason="")
     page = as_user("applicant").post("/start/temporary_card", data=form).get_data(as_text=True)
     assert 'id="reason-error"' in page
 
 
 def test_draft_is_saved_resumed_and_deleted(as_user, in_db):
     client = as_user("applicant")
-    form = _temporary_card_form(action="draft", reason="先存一下")
+    form = temporary_card_form(action="draft", reason="先存一下")
     reply = client.post("/start/temporary_card", data=form)
     assert reply.status_code == 302 and "draft=" in reply.headers["Location"]
     draft_id = int(reply.headers["Location"].rsplit("draft=", 1)[-1])
@@ -166,9 +166,9 @@ def test_saving_a_draft_again_updates_it(as_user, in_db):
 
 def test_filing_a_draft_deletes_it(as_user, in_db):
     client = as_user("applicant")
-    saved = client.post("/start/temporary_card", data=_temporary_card_form(action="draft"))
+    saved = client.post("/start/temporary_card", data=temporary_card_form(action="draft"))
     draft_id = int(saved.headers["Location"].rsplit("draft=", 1)[-1])
-    filed = client.post("/start/temporary_card", data=_temporary_card_form(draft_id=str(draft_id)))
+    filed = client.post("/start/temporary_card", data=temporary_card_form(draft_id=str(draft_id)))
     assert filed.status_code == 302
     assert in_db(lambda: db.session.get(Draft, draft_id)) is None
 
@@ -237,7 +237,7 @@ def test_a_user_with_two_departments_chooses_one(as_user, in_db):
 
 
 def test_attachments_are_stored_with_the_request(as_user, in_db):
-    form = _temporary_card_form(attachments=(io.BytesIO(b"%PDF-1.4 scan"), "聘用证明.pdf"))
+    form = temporary_card_form(attachments=(io.BytesIO(b"%PDF-1.4 scan"), "聘用证明.pdf"))
     reply = as_user("applicant").post("/start/temporary_card", data=form)
     assert reply.status_code == 302
     stored = in_db(lambda: [(a.file_name, a.size) for a in db.session.scalars(select(Attachment))])
@@ -247,7 +247,7 @@ def test_attachments_are_stored_with_the_request(as_user, in_db):
 def test_an_attachment_over_5_mb_is_refused_and_nothing_filed(as_user, in_db):
     before = in_db(instance_count)
     big = io.BytesIO(b"x" * (5 * 1024 * 1024 + 1))
-    form = _temporary_card_form(attachments=FileStorage(big, "big.pdf"))
+    form = temporary_card_form(attachments=FileStorage(big, "big.pdf"))
     # Encoded in memory: the test client would spool it to a file that it never closes.
     boundary, body = encode_multipart(form)
     reply = as_user("applicant").post(
