@@ -298,7 +298,7 @@ def register_display(app) -> None:
             "status_label": status_label,
             "action_label": action_label,
             "state_label": state_label,
-        "step_title": step_title,
+            "step_title": step_title,
             "campus_time": campus_time,
             "campus_moment": campus_moment,
             "file_size": file_size,

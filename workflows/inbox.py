@@ -1,21 +1,22 @@
-"""The approver inbox, read only from the human-task table.
+"""The approver inbox, read from the human-task table (a page's rows bring along only their
+request's department id, by primary key).
 
 A page is the union of one small index range per scope (each assignee, each granted role and
 department), each already in (created_at, id) order and cut at the page size, then merged:
 the work done depends on the page size, not on how many tasks are open. A filter narrows each
 range where it is read: a department leaves out whole ranges (or becomes part of an index
-range), the dates bound the ranges' order column, the other conditions are checked on the
-rows the range walks.
+range), mine or group leaves out the group or the assignee ranges, the dates bound the ranges'
+order column, the other conditions are checked on the rows the range walks.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import and_, func, literal, or_, select, text, tuple_, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload, load_only
 
 from workflows import identity
-from workflows.models import HumanTask, TaskState, User
+from workflows.models import HumanTask, ProcessInstance, TaskState, User
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class InboxFilter:
     `department_id` is the department a task is for (the applying department, unless the
     process names another, such as a merchant's supervising department); `created_from` is
     inclusive and `created_until` exclusive; `overdue_at` keeps tasks due before that moment;
-    `text` is a substring of the requester's name or of the business key, in any case.
+    `text` is a substring of the requester's name or of the business key, in any case;
+    `assigned` True keeps the tasks assigned to the user or to whom they stand in for (我的任务),
+    False the unassigned tasks of their groups (组任务), None both. It leaves out whole ranges.
     """
 
     process_id: str | None = None
@@ -57,9 +60,13 @@ class InboxFilter:
     created_until: datetime | None = None
     overdue_at: datetime | None = None
     text: str | None = None
+    assigned: bool | None = None
 
     def skips(self, department: int | None) -> bool:
-        """Whether a group range of `department` (None: every department) holds no match."""
+        """Whether a group range of `department` (None: every department) holds no match (none
+        does when only assigned tasks are asked for)."""
+        if self.assigned:
+            return True
         return None not in (self.department_id, department) and department != self.department_id
 
     def conditions(self) -> list:
@@ -95,7 +102,8 @@ def _ranges(scope: Scope, after: tuple[datetime, int] | None, where: InboxFilter
     open_ = text(f"human_tasks.state = '{TaskState.OPEN.value}'")
     keyset = tuple_(HumanTask.created_at, HumanTask.id) < after if after else literal(True)
     narrowed = and_(keyset, *where.conditions())
-    ranges = [HumanTask.assignee_id == assignee for assignee in scope.assignees]
+    assignees = () if where.assigned is False else scope.assignees
+    ranges = [HumanTask.assignee_id == assignee for assignee in assignees]
     for role, department in scope.groups:
         if where.skips(department):
             continue
@@ -119,7 +127,7 @@ def inbox_page(
     where: InboxFilter = NO_FILTER,
 ) -> list[HumanTask]:
     """One page of open tasks, newest first; `after` is the last row's (created_at, id);
-    `where` narrows it."""
+    `where` narrows it. Each row's instance is loaded with its department id only."""
     parts = [part.limit(limit).subquery().select() for part in _ranges(scope, after, where)]
     if not parts:
         return []
@@ -128,7 +136,12 @@ def inbox_page(
     ids = [row for row in session.scalars(ids.limit(limit))]
     if not ids:
         return []
-    rows = {row.id: row for row in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))}
+    # The instance's department comes along (the list names it in the reader's language).
+    instance = joinedload(HumanTask.instance).options(
+        load_only(ProcessInstance.department_id), lazyload(ProcessInstance.definition)
+    )
+    query = select(HumanTask).options(instance).where(HumanTask.id.in_(ids))
+    rows = {row.id: row for row in session.scalars(query)}
     return [rows[i] for i in ids]
 
 

@@ -62,3 +62,29 @@ class PasswordForm(FormSchema):
     """A new password for a user who forgot theirs."""
 
     password = password_field("新密码", "New password")
+
+
+def _username_field(zh: str, en: str, help_zh: str, help_en: str) -> fields.String:
+    return fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64, error=bilingual("请填写用户名", "a username")),
+        metadata=meta(zh, en, help_zh=help_zh, help_en=help_en),
+    )
+
+
+class DelegationForm(FormSchema):
+    """A substitute named for a user who cannot name one (fell ill, say), for some days."""
+
+    username = _username_field(
+        "外出人（用户名）", "Absent user (username)", "其待办由代理人处理",
+        "Whose tasks the substitute takes",
+    )  # fmt: skip
+    substitute = _username_field(
+        "代理人（用户名）", "Substitute (username)", "须为启用的账号",
+        "An active account",
+    )  # fmt: skip
+    starts_on = fields.Date(required=True, metadata=meta("开始日期", "From"))
+    ends_on = fields.Date(
+        required=True,
+        metadata=meta("结束日期", "Until", help_zh="含当天", help_en="the day included"),
+    )

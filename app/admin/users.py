@@ -5,17 +5,19 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from app.admin import accounts, bp, queries
-from app.admin.forms import GrantForm, NewUserForm, PasswordForm
-from app.auth.accounts import create_user, grant_role
+from app.admin.forms import DelegationForm, GrantForm, NewUserForm, PasswordForm
+from app.auth.accounts import create_user, find_user, grant_role
 from app.display import departments
 from app.formfields import describe, flat_errors, parse
 from app.i18n import current_language, pick
 from app.web import env, perform, perform_and_tell, requires
 from ledger.errors import DomainError
 from ledger.models.people import Department
+from workflows import away
 from workflows.identity import Role
 
 NEW_USER, GRANT, PASSWORD = NewUserForm(), GrantForm(), PasswordForm()
+DELEGATION = DelegationForm()
 
 
 @bp.get("/admin/users")
@@ -142,12 +144,53 @@ def reset_password(user_id: int):
 @bp.get("/admin/delegations")
 @requires(Role.ADMIN)
 def delegations():
-    """Every substitution under way or to come (all of them with ?all=1), with an end button."""
+    """Every substitution under way or to come (all of them with ?all=1), with an end button,
+    and the form to name a substitute for anyone (?user= fills in the absent user)."""
+    return _delegations_page()
+
+
+def _delegations_page(errors: dict | None = None, status: int = 200):
     context, ended_too = env(), request.args.get("all") == "1"
     rows = queries.substitutions(context.session, context.today, ended_too)
-    return render_template(
-        "admin/delegations.html", rows=rows, today=context.today, ended_too=ended_too
-    )
+    if errors:
+        values = dict(request.form)
+    else:
+        values = {"username": request.args.get("user", ""), "starts_on": context.today.isoformat()}
+    page = render_template(
+        "admin/delegations.html", rows=rows, today=context.today, ended_too=ended_too,
+        fields=describe(DELEGATION, values, errors or {}), errors=errors or {},
+    )  # fmt: skip
+    return page, status
+
+
+@bp.post("/admin/delegations")
+@requires(Role.ADMIN)
+def name_delegation():
+    """Name a substitute for a user who cannot name one (fell ill, say), for some days."""
+    context = env()
+    try:
+        data = DELEGATION.load(parse(DELEGATION, request.form))
+        absent = _user_named(data["username"], "username")
+        substitute = _user_named(data["substitute"], "substitute")
+        perform(
+            away.name_substitute, context, substitute.id, data["starts_on"], data["ends_on"],
+            for_user_id=absent.id,
+        )  # fmt: skip
+    except ValidationError as exc:
+        return _delegations_page(flat_errors(exc.messages), 422)
+    except DomainError as exc:  # a form refused: 422 whatever the engine's status
+        return _delegations_page({"_schema": exc.message(current_language())}, 422)
+    names = {"user": absent.display_name, "substitute": substitute.display_name}
+    flash(_("已指定 %(substitute)s 代理 %(user)s。", **names), "success")
+    return redirect(url_for("admin.delegations"))
+
+
+def _user_named(username: str, field: str):
+    """The user called `username`, or a ValidationError beside `field`."""
+    found = find_user(env().session, username.strip())
+    if found is None:
+        raise ValidationError({field: [_("找不到用户：%(names)s", names=username.strip())]})
+    return found
 
 
 @bp.post("/admin/delegations/<int:substitution_id>/end")

@@ -4,15 +4,17 @@ R16), report loss and unfreeze (R13), cancel with the balance paid in cash (R14,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.counter import schemas
+from app.counter import records, schemas
 from app.counter.labels import label
 from app.counter.operation import FieldProblem, Operation, Refused, Row, identity_rows, money
+from app.counter.records import Record
 from app.i18n import current_language
 from app.web import env
 from forms.cards import DELEGATED
 from ledger.context import Ctx
 from ledger.errors import InvalidInput
 from ledger.models.cards import Card, CardState, CardType, Channel
+from ledger.models.journal import EntryKind, JournalEntry
 from ledger.models.people import Person
 from ledger.ops.cards import (
     CARD_TYPE_FOR,
@@ -29,6 +31,9 @@ from ledger.ops.metering import open_hold
 from ledger.ops.reissue import REISSUABLE, reissue_card, reissue_fee
 from workflows.procedures.cards import CANCELLABLE, cancellation_problems
 
+#: Why the ledger owes a cancelled card's balance back (Refund.reason of a cancellation).
+CANCELLED = "cancelled"
+
 
 def _card_rows(card: Card) -> list[Row]:
     return [(_("卡号"), card.card_no), (_("卡类型"), label(card.card_type))]
@@ -43,6 +48,7 @@ class IssueCard(Operation):
     end of the working period, at most a year; the fee (R03) is paid in cash."""
 
     name, title, schema, target = "issue", _l("发卡"), schemas.ISSUE, "person"
+    entry_kinds, event_reason = (EntryKind.CARD_FEE,), "issued"
 
     def applies_to(self, ctx: Ctx, person: Person) -> bool:
         return live_card(ctx, person.id) is None
@@ -85,12 +91,20 @@ class IssueCard(Operation):
             idempotency_key=key,
         )
 
-    def receipt(self, ctx: Ctx, result: dict, person: Person, data: dict) -> list[Row]:
+    def recorded_by(self, ctx: Ctx, record: Record) -> bool:
+        card = records.card_of(ctx.session, record)
+        return super().recorded_by(ctx, record) and card is not None and card.replaces_id is None
+
+    def receipt(self, ctx: Ctx, record: Record) -> list[Row]:
+        card = records.card_of(ctx.session, record)
+        issued = records.first_event(ctx.session, card.id, "issued")
+        # An extension moves the expiry on: the first one's "from" is the expiry as issued.
+        extended = records.first_event(ctx.session, card.id, "extended")
+        expires_on = extended.details["from"] if extended else card.expires_on
         return [
-            (_("卡号"), result["card_no"]),
-            (_("卡类型"), label(CardType(result["card_type"]))),
-            (_("有效期至"), result["expires_on"] or _("长期有效")),
-            (_("工本费（现金）"), money(result["fee"])),
+            *_card_rows(card),
+            (_("有效期至"), str(expires_on) if expires_on else _("长期有效")),
+            (_("工本费（现金）"), money((issued.details or {}).get("fee", 0) if issued else 0)),
             (_("初始密码"), _("查询密码和消费密码均为证件号码后六位（X 不计），请尽快修改")),
         ]
 
@@ -103,9 +117,8 @@ class _Delegable(Operation):
         """The delegate's identity and evidence as the ledger records them, or None."""
         return data.get("delegate") or None
 
-    def who_rows(self, data: dict, masked: bool) -> list[Row]:
-        """Who came: the holder, or the delegate with their ID and evidence."""
-        delegate = self.delegate(data)
+    def who_rows(self, delegate: dict | None, masked: bool) -> list[Row]:
+        """Who came: the holder, or the `delegate` with their ID and evidence."""
         if delegate is None:
             return [(_("办理人"), _("持卡人本人"))]
         return identity_rows(_("代办人"), delegate, masked)
@@ -115,6 +128,7 @@ class ReissueCard(_Delegable):
     """R15-R17: a new card on the same account and balance; the old card is void at once."""
 
     name, title, schema = "reissue", _l("补办"), schemas.REISSUE
+    entry_kinds, event_reason = (EntryKind.CARD_FEE,), "reissued"
 
     def applies_to(self, ctx: Ctx, card: Card) -> bool:
         return card.state in REISSUABLE
@@ -148,7 +162,7 @@ class ReissueCard(_Delegable):
             (_("新卡号"), _new_number(data["new_card_no"])),
             *self._fee_rows(fee, data["fee_from_balance"]),
             (_("新卡余额"), money(after)),
-            *self.who_rows(data, masked=False),
+            *self.who_rows(self.delegate(data), masked=False),
         ]
 
     def run(self, ctx: Ctx, card: Card, data: dict, key: str | None) -> dict:
@@ -162,13 +176,28 @@ class ReissueCard(_Delegable):
             idempotency_key=key,
         )
 
-    def receipt(self, ctx: Ctx, result: dict, card: Card, data: dict) -> list[Row]:
+    def recorded_by(self, ctx: Ctx, record: Record) -> bool:
+        """The fee's entry, or the new card's event (the old card's names the delegate)."""
+        card = records.card_of(ctx.session, record)
+        new_card = getattr(record, "from_state", None) is None
+        replaces = card is not None and card.replaces_id is not None
+        return super().recorded_by(ctx, record) and new_card and replaces
+
+    def receipt(self, ctx: Ctx, record: Record) -> list[Row]:
+        session = ctx.session
+        new = records.card_of(session, record)
+        old = session.get(Card, new.replaces_id)
+        issued = records.first_event(session, new.id, "reissued")
+        fee = (issued.details or {}).get("fee", 0)
+        entry = record if isinstance(record, JournalEntry) else None
+        from_balance = entry is not None and records.paid_from_purse(session, entry, new.account)
+        voided = records.first_event(session, old.id, "reissued")
         return [
-            (_("原卡号（已作废）"), result["replaces"]),
-            (_("新卡号"), result["card_no"]),
-            *self._fee_rows(result["fee"], data["fee_from_balance"]),
-            (_("新卡余额"), money(result["balance"])),
-            *self.who_rows(data, masked=True),
+            (_("原卡号（已作废）"), old.card_no),
+            (_("新卡号"), new.card_no),
+            *self._fee_rows(fee, from_balance),
+            (_("新卡余额"), money(records.balances_as_of(session, new.account, record)[0])),
+            *self.who_rows(records.delegate_of(session, voided and voided.id), masked=True),
             (_("提示"), _("补办当天新卡不能在图书馆、校医院、校车上使用，次日起可正常使用")),
         ]
 
@@ -188,15 +217,16 @@ class _StateChange(Operation):
         change = f"{label(card.state)} → {label(self.to_state)}"
         return [*_card_rows(card), (_("卡片状态"), change), (_("提示"), str(self.note))]
 
-    def receipt(self, ctx: Ctx, result: dict, card: Card, data: dict) -> list[Row]:
-        state = label(CardState(result["state"]))
+    def receipt(self, ctx: Ctx, record: Record) -> list[Row]:
+        card = records.card_of(ctx.session, record)
+        state = label(record.to_state)
         return [*_card_rows(card), (_("卡片状态"), state), (_("提示"), str(self.note))]
 
 
 class ReportLoss(_StateChange):
     """R13: the card stops working at once."""
 
-    name, title, danger = "loss", _l("挂失"), True
+    name, title, danger, event_reason = "loss", _l("挂失"), True, "reported lost"
     from_state, to_state = CardState.ACTIVE, CardState.LOST
     note = _l("挂失后该卡立即停止使用；挂失前发生的损失由持卡人承担")
 
@@ -207,7 +237,7 @@ class ReportLoss(_StateChange):
 class Unfreeze(_StateChange):
     """R13: a found card works again (a card voided by a reissue never does, R15)."""
 
-    name, title = "unfreeze", _l("解挂")
+    name, title, event_reason = "unfreeze", _l("解挂"), "found and unfrozen"
     from_state, to_state = CardState.LOST, CardState.ACTIVE
     note = _l("解挂后该卡恢复正常使用")
 
@@ -219,6 +249,7 @@ class CancelCard(_Delegable):
     """R14, R18: the card is cancelled and its whole balance handed over in cash."""
 
     name, title, schema, danger = "cancel", _l("注销"), schemas.CANCEL, True
+    event_reason = "cancelled by holder"
 
     def applies_to(self, ctx: Ctx, card: Card) -> bool:
         return card.state in CANCELLABLE
@@ -244,18 +275,21 @@ class CancelCard(_Delegable):
         if hold is not None:
             note = _("未结算的水控预扣 %(amount)s 按预扣全额结算", amount=money(hold.amount))
             rows.append((_("提示"), note))
-        return rows + self.who_rows(data, masked=False)
+        return rows + self.who_rows(self.delegate(data), masked=False)
 
     def run(self, ctx: Ctx, card: Card, data: dict, key: str | None) -> dict:
         return cancel_card(ctx, card.card_no, delegate=self.delegate(data), idempotency_key=key)
 
-    def receipt(self, ctx: Ctx, result: dict, card: Card, data: dict) -> list[Row]:
+    def receipt(self, ctx: Ctx, record: Record) -> list[Row]:
+        session = ctx.session
+        card = records.card_of(session, record)
+        refund = records.refund_of_card(session, card.id, CANCELLED)
+        paid = refund.amount if refund is not None and refund.payout_entry_id else 0
         return [
             *_card_rows(card),
-            (_("卡片状态"), label(CardState(result["state"]))),
-            (_("离校原因"), label(data["reason"])),
-            (_("退还现金"), money(result["paid_out"])),
-            *self.who_rows(data, masked=True),
+            (_("卡片状态"), label(record.to_state)),
+            (_("退还现金"), money(paid)),
+            *self.who_rows(records.delegate_of(session, record.id), masked=True),
         ]
 
 

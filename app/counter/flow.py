@@ -2,30 +2,31 @@
 
 GET shows the form. POST with step=review checks the input and shows exactly what will happen,
 with a fresh idempotency key; POST with step=confirm checks again, runs the operation in the
-request's unit of work and shows the printable receipt. A confirmation posted twice carries the
-same key, so the ledger returns the first result (the checks, which the first one passed and
-which its own effect may now fail, are not made again) and nothing happens twice; a
-confirmation without a key (for an operation that takes one) is shown again rather than run.
+request's unit of work and redirects to the printable receipt (app.counter.receipts), so a
+refresh of the receipt repeats nothing. A confirmation posted twice carries the same key, so
+the ledger returns the first result (the checks, which the first one passed and which its own
+effect may now fail, are not made again), nothing happens twice and it leads to the first
+receipt; a confirmation without a key (for an operation that takes one) is shown again rather
+than run.
 step=edit goes back to the form with the input kept. Nothing is written before the
 confirmation.
 """
 
 import uuid
 
-from flask import render_template, request
+from flask import flash, redirect, render_template, request
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from app.auth.accounts import find_user
 from app.counter.labels import label
 from app.counter.operation import FieldProblem, Operation, Refused
+from app.counter.receipts import receipt_url
 from app.formfields import describe, flat_errors, parse
 from app.i18n import current_language
 from app.web import env, perform
 from ledger.context import Ctx
 from ledger.errors import DomainError
-from ledger.models.cards import Card, CardEvent
-from ledger.models.journal import JournalEntry
+from ledger.models.cards import Card
 from ledger.models.people import Person
 from ledger.queries import idempotency_key_used
 
@@ -60,7 +61,8 @@ def operation_page(op: Operation, person: Person, target):
         return _form(op, ctx, person, target, raw, {problem.field: problem.message})
     except (Refused, DomainError) as problem:
         return _form(op, ctx, person, target, raw, {"_schema": _message(problem)})
-    return _receipt(op, ctx, person, target, data, result)
+    flash(_("%(operation)s已办理完成。", operation=op.title), "success")
+    return redirect(receipt_url(op.record(ctx, result)))
 
 
 def _message(problem: Refused | DomainError) -> str:
@@ -105,28 +107,4 @@ def _confirmation(op: Operation, ctx: Ctx, person: Person, target, data: dict):
         "counter/confirm.html", op, person, target,
         rows=op.preview(ctx, target, data), posted=posted,
         key=uuid.uuid4().hex if op.keyed else None,
-    )  # fmt: skip
-
-
-def _clerk(ctx: Ctx, actor: str) -> str:
-    """Who acted, as the ledger recorded it ("user:cardoffice"), by their display name."""
-    username = actor.removeprefix("user:")
-    user = find_user(ctx.session, username)
-    return _("%(what)s（%(detail)s）", what=user.display_name, detail=username) if user else actor
-
-
-def _reference(record: JournalEntry | CardEvent) -> str:
-    if isinstance(record, JournalEntry):
-        return _("记账分录 %(number)s", number=record.id)
-    return _("卡片记录 %(number)s", number=record.id)
-
-
-def _receipt(op: Operation, ctx: Ctx, person: Person, target, data: dict, result: dict):
-    """The receipt: its time, clerk and number are the ledger's record of the operation, so a
-    confirmation replayed shows the first one's."""
-    record = op.record(ctx, result)
-    return _page(
-        "counter/receipt.html", op, person, target,
-        rows=op.receipt(ctx, result, target, data), reference=_reference(record),
-        clerk=_clerk(ctx, record.actor), at=record.at,
     )  # fmt: skip

@@ -4,14 +4,15 @@ cash to the holder or a lawful claimant (R14, R19)."""
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.counter import schemas
+from app.counter import records, schemas
 from app.counter.labels import label, refund_reason
 from app.counter.operation import FieldProblem, Operation, Refused, Row, identity_rows, money
+from app.counter.records import Record
 from app.i18n import current_language
 from ledger.context import Ctx
 from ledger.errors import InvalidAmount
 from ledger.models.cards import Card, CardState
-from ledger.models.journal import JournalEntry
+from ledger.models.journal import EntryKind, JournalEntry
 from ledger.models.money import Refund, RefundRoute, RefundState
 from ledger.ops.closing import pay_refund
 from ledger.ops.common import check_amount
@@ -25,6 +26,7 @@ class TopUpCash(Operation):
     """R09: cash paid in at the counter goes straight onto the purse."""
 
     name, title, schema = "top-up", _l("现金充值"), schemas.TOP_UP
+    entry_kinds = (EntryKind.TOPUP_CASH,)
 
     def applies_to(self, ctx: Ctx, card: Card) -> bool:
         return card.state in TOP_UP_STATES
@@ -57,15 +59,17 @@ class TopUpCash(Operation):
     def run(self, ctx: Ctx, card: Card, data: dict, key: str | None) -> dict:
         return top_up(ctx, card.card_no, data["amount"], TopUpMethod.CASH, idempotency_key=key)
 
-    def receipt(self, ctx: Ctx, result: dict, card: Card, data: dict) -> list[Row]:
+    def receipt(self, ctx: Ctx, record: Record) -> list[Row]:
+        card = records.card_of(ctx.session, record)
+        purse, transitional = records.balances_as_of(ctx.session, card.account, record)
         rows = [
-            (_("卡号"), result["card_no"]),
+            (_("卡号"), card.card_no),
             (_("充值方式"), _("现金")),
-            (_("充值金额"), money(result["amount"])),
-            (_("充值后余额"), money(result["balance"])),
+            (_("充值金额"), money(record.amount)),
+            (_("充值后余额"), money(purse)),
         ]
-        if result["transitional"]:
-            rows.append((_("过渡余额"), money(result["transitional"])))
+        if transitional:
+            rows.append((_("过渡余额"), money(transitional)))
         return rows
 
 
@@ -73,6 +77,7 @@ class PayRefund(Operation):
     """R14, R19: a pending refund paid in cash; a claimant's name and ID are recorded."""
 
     name, title, schema, target = "refund", _l("退款支付"), schemas.REFUND, "refund"
+    entry_kinds = (EntryKind.REFUND_PAYOUT,)
 
     def applies_to(self, ctx: Ctx, refund: Refund) -> bool:
         return refund.state == RefundState.PENDING
@@ -94,24 +99,33 @@ class PayRefund(Operation):
             (_("支付现金"), money(amount)),
         ]
 
-    def _who(self, data: dict, masked: bool) -> list[Row]:
-        claimant = data["claimant"]
+    def _who(self, claimant: dict | None, masked: bool) -> list[Row]:
         if claimant is None:
             return [(_("领取人"), _("持卡人本人"))]
         return identity_rows(_("领取人"), claimant, masked)
 
     def preview(self, ctx: Ctx, refund: Refund, data: dict) -> list[Row]:
-        return self._rows(ctx, refund, refund.amount) + self._who(data, masked=False)
+        return self._rows(ctx, refund, refund.amount) + self._who(data["claimant"], masked=False)
 
     def run(self, ctx: Ctx, refund: Refund, data: dict, key: str | None) -> dict:
         return pay_refund(ctx, refund.id, claimant=data["claimant"], idempotency_key=key)
 
-    def receipt(self, ctx: Ctx, result: dict, refund: Refund, data: dict) -> list[Row]:
-        return self._rows(ctx, refund, result["paid_out"]) + self._who(data, masked=True)
-
     def record(self, ctx: Ctx, result: dict) -> JournalEntry | None:
         refund = ctx.session.get(Refund, result["refund_id"])
         return ctx.session.get(JournalEntry, refund.payout_entry_id)
+
+    def recorded_by(self, ctx: Ctx, record: Record) -> bool:
+        found = super().recorded_by(ctx, record)
+        return found and records.refund_paid_by(ctx.session, record) is not None
+
+    def receipt(self, ctx: Ctx, record: Record) -> list[Row]:
+        refund = records.refund_paid_by(ctx.session, record)
+        paid_to = refund.paid_to or {}
+        if paid_to.get("to") == "delegate":  # a cancellation's balance, to its delegate
+            who = [(_("领取人"), _("代办人"))]
+        else:
+            who = self._who(paid_to if paid_to.get("to") == "claimant" else None, masked=True)
+        return self._rows(ctx, refund, record.amount) + who
 
 
 MONEY_OPERATIONS = (TopUpCash(),)

@@ -3,19 +3,21 @@ the confirmation page shows, the one ledger call, and what the receipt shows.
 
 An operation acts on a target: one of the person's cards, one of their refunds, or the person
 (issuing a card). The flow (app.counter.flow) draws the pages; operations only say what is
-on them and call the ledger.
+on them and call the ledger. A receipt is drawn from what the ledger recorded (a journal entry
+if money moved, else a card event), never from the form: the same page right after the
+confirmation and whenever it is opened again (app.counter.receipts).
 """
 
 from flask_babel import gettext as _
 from marshmallow import Schema
 
+from app.counter import records
 from app.counter.labels import label
+from app.counter.records import Record
 from app.web import yuan
 from ledger.context import Ctx
-from ledger.models.cards import CardEvent
-from ledger.models.journal import JournalEntry
+from ledger.models.journal import EntryKind, JournalEntry
 from ledger.models.people import mask_id_number
-from ledger.queries import latest_card_event
 
 #: A line of a confirmation or a receipt: (label, value).
 Row = tuple[str, str]
@@ -48,7 +50,8 @@ def identity_rows(prefix: str, who: dict | None, masked: bool) -> list[Row]:
     if not who:
         return []
     number = mask_id_number(who["id_number"]) if masked else who["id_number"]
-    rows = [(prefix, who["name"]), (_("证件"), f"{label(who.get('id_type'))} {number}")]
+    document = f"{label(who.get('id_type'))} {number}".strip()
+    rows = [(prefix, who["name"]), (_("证件"), document)]
     if who.get("evidence"):
         evidence = label(who["evidence"])
         if who.get("evidence_ref"):
@@ -67,6 +70,10 @@ class Operation:
     target: str = "card"  # "card", "refund" or "person"
     keyed: bool = True  # the ledger call takes an idempotency key
     danger: bool = False  # the confirm button is drawn as a dangerous one
+    #: What the ledger records of the operation: entries of these kinds if money moves, else
+    #: the card's event with this reason (the ledger's own words, e.g. "reported lost").
+    entry_kinds: tuple[EntryKind, ...] = ()
+    event_reason: str | None = None
 
     def applies_to(self, ctx: Ctx, target) -> bool:
         """Whether the operation can be offered for `target` as it is now."""
@@ -91,13 +98,19 @@ class Operation:
         """Call the ledger once; `key` is the idempotency key of the confirmation."""
         raise NotImplementedError
 
-    def receipt(self, ctx: Ctx, result: dict, target, data: dict) -> list[Row]:
-        """What the receipt shows of the ledger's `result`."""
-        raise NotImplementedError
-
-    def record(self, ctx: Ctx, result: dict) -> JournalEntry | CardEvent | None:
-        """What the ledger recorded of it (its time, clerk and number go on the receipt): the
-        journal entry if money moved, else the card's latest event."""
+    def record(self, ctx: Ctx, result: dict) -> Record | None:
+        """What the ledger recorded of the operation whose `result` this is (its receipt is
+        named by it): the journal entry if money moved, else the card's event of it."""
         if result.get("entry_id"):
             return ctx.session.get(JournalEntry, result["entry_id"])
-        return latest_card_event(ctx.session, result["card_no"])
+        return records.latest_event(ctx.session, result["card_no"], self.event_reason)
+
+    def recorded_by(self, ctx: Ctx, record: Record) -> bool:
+        """Whether `record` is the ledger's record of this operation."""
+        if isinstance(record, JournalEntry):
+            return record.kind in self.entry_kinds
+        return self.event_reason is not None and record.reason == self.event_reason
+
+    def receipt(self, ctx: Ctx, record: Record) -> list[Row]:
+        """What the receipt of the operation `record` recorded shows."""
+        raise NotImplementedError

@@ -5,12 +5,14 @@ office only; administrators too."""
 from flask import abort, render_template, request
 from sqlalchemy import select
 
-from app.counter import bp
+from app.counter import bp, records
 from app.counter.card_ops import CARD_OPERATIONS, ISSUE
 from app.counter.flow import operation_page
 from app.counter.labels import label, refund_reason
 from app.counter.money_ops import MONEY_OPERATIONS, REFUND
+from app.counter.receipts import receipt_page
 from app.web import env, requires
+from ledger.context import Ctx
 from ledger.models.cards import Card
 from ledger.models.money import Refund
 from ledger.models.people import Person
@@ -27,6 +29,10 @@ from workflows.identity import Role
 #: Operations on a card, in the order the person page offers them.
 ON_CARDS = (*MONEY_OPERATIONS, *CARD_OPERATIONS)
 OPERATIONS = {op.name: op for op in (*ON_CARDS, ISSUE, REFUND)}
+#: What names a receipt: journal entries of these kinds, card events of these reasons (each
+#: the record of one operation).
+RECEIPT_ENTRIES = {kind for op in OPERATIONS.values() for kind in op.entry_kinds}
+RECEIPT_EVENTS = {op.event_reason: op for op in OPERATIONS.values() if op.event_reason}
 
 
 @bp.context_processor
@@ -54,7 +60,8 @@ def _person_or_404(person_id: int) -> Person:
 @requires(Role.CARD_OFFICE)
 def person(person_id: int):
     """A cardholder: identity, cards and what can be done with each, balances, the open
-    pre-deduction, pending refunds and the recent journal."""
+    pre-deduction, pending refunds, the recent journal and counter operations (each with its
+    receipt)."""
     holder = _person_or_404(person_id)
     context = env()
     ctx, session = context.ledger_ctx(), context.session
@@ -69,7 +76,18 @@ def person(person_id: int):
         hold=open_hold(ctx, account) if account else None,
         refunds=pending_refunds(session, person_id),
         journal=recent_journal(session, person_id),
+        receipt_entries=RECEIPT_ENTRIES,
+        events=_receipt_events(ctx, person_id),
+        event_operations=RECEIPT_EVENTS,
     )
+
+
+def _receipt_events(ctx: Ctx, person_id: int) -> list:
+    """The person's recent card events that name a receipt (a reissue's is the new card's)."""
+    found = records.recent_receipt_events(ctx.session, person_id, RECEIPT_EVENTS)
+    return [
+        (event, no) for event, no in found if RECEIPT_EVENTS[event.reason].recorded_by(ctx, event)
+    ]
 
 
 def _target_or_404(kind: str, person: Person):
@@ -94,3 +112,11 @@ def operation(person_id: int, name: str):
     op = OPERATIONS.get(name) or abort(404)
     holder = _person_or_404(person_id)
     return operation_page(op, holder, _target_or_404(op.target, holder))
+
+
+@bp.get("/counter/receipts/<any(entry, event):kind>/<int:ref>")
+@requires(Role.CARD_OFFICE)
+def receipt(kind: str, ref: int):
+    """The receipt of a counter operation, drawn again from the journal entry or card event
+    the ledger recorded of it (read-only): after a confirmation, or to reprint."""
+    return receipt_page(OPERATIONS.values(), kind, ref)

@@ -9,7 +9,7 @@ from flask_login import login_required
 
 from app.i18n import current_language
 from app.inbox import bp
-from app.inbox.people import active_users, one_user
+from app.inbox.people import LISTED, colleagues, one_user
 from app.web import env, perform
 from ledger.errors import DomainError
 from workflows import away as substitutions
@@ -22,7 +22,7 @@ def _away_page(problem: str = "", status: int = 200):
         "inbox/away.html",
         substitutions=substitutions.substitutions_of(context),
         standing_in_for=identity.absent_users(context.session, context.user.id, context.today),
-        everyone=active_users(context.session, but=context.user.id),
+        colleagues=colleagues(context.session, context.user), listed=LISTED,
         today=context.today.isoformat(), posted=request.form, problem=problem,
     )  # fmt: skip
     return page, status

@@ -87,7 +87,7 @@ def render_task(
         events=timeline(session, instance.id),
         files=webstate.attachments_of(session, instance.id),
         steps=earlier_steps(row), candidates=people.qualified_for(session, row, but=me),
-        everyone=people.active_users(session, but=me),
+        listed=people.LISTED,
         problem=dict([problem]) if problem else {}, posted=request.form,
         overdue=row.due_at is not None and row.due_at < context.now,
     )  # fmt: skip

@@ -1,9 +1,12 @@
 """The inbox list: my tasks and my groups' tasks (and those of whom I stand in for), newest
 first, filtered and paged by keyset; saved filters; and bulk approval of plain decisions."""
 
+import logging
+
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.display import departments, process_choices
 from app.i18n import current_language
@@ -14,6 +17,7 @@ from app.inbox.filters import (
     inbox_filter,
     keyset_of,
     parse_keyset,
+    whose_tabs,
 )
 from app.inbox.people import names_of
 from app.inbox.task_page import access
@@ -23,6 +27,8 @@ from ledger.errors import DomainError
 from workflows import tasks, webstate
 from workflows.inbox import inbox_count, inbox_page
 from workflows.models import HumanTask, TaskKind
+
+log = logging.getLogger(__name__)
 
 #: The form whose approval needs no input but the decision (forms/decision.py).
 PLAIN_DECISION = "decision"
@@ -48,13 +54,14 @@ def index():
         g.open_task_count = total  # the menu's count is the same
     # A full page may have older tasks after it: link to them from its last row.
     older = url_for(".index", **params, after=keyset_of(rows[-1])) if len(rows) == PAGE_SIZE else ""
+    listed = departments(context.session)  # the filter's choices; the rows name theirs too
     return render_template(
         "inbox/index.html",
         rows=rows, params=params, paged=after is not None, older=older,
-        total=total,
+        total=total, tabs=whose_tabs(params),
         assignees=names_of(context.session, (row.assignee_id for row in rows)),
         saved=webstate.filters_of(context), processes=process_choices(context.session),
-        departments=departments(context.session), now=context.now,
+        departments=listed, department_of={d.id: d for d in listed}, now=context.now,
         approvable=bulk_approvable,
     )  # fmt: skip
 
@@ -105,15 +112,22 @@ def bulk_approve():
 
 
 def _approve_one(task_id: int, comment: str) -> tuple[str, str] | None:
-    """Approve one task; None if done, else (which task, why not)."""
-    row = env().session.get(HumanTask, task_id)
-    if row is None or access(row)[1] == 404:  # not even its request may be seen: say nothing
-        return f"#{task_id}", _("任务不存在")
-    what = f"{row.business_key} {row.title}"
-    if not bulk_approvable(row):
-        return what, _("此任务须填写表单，请打开任务逐项办理")
+    """Approve one task; None if done, else (which task, why not). A database failure
+    (deadlock, lost connection) fails this task alone: its unit of work is rolled back, the
+    tasks approved before it stay approved, and the next one is tried."""
+    what = f"#{task_id}"
     try:
+        row = env().session.get(HumanTask, task_id)
+        if row is None or access(row)[1] == 404:  # not even its request may be seen: say nothing
+            return what, _("任务不存在")
+        what = f"{row.business_key} {row.title}"
+        if not bulk_approvable(row):
+            return what, _("此任务须填写表单，请打开任务逐项办理")
         perform(tasks.complete, env(), task_id, {"decision": "approve", "comment": comment})
     except DomainError as exc:
         return what, exc.message(current_language())
+    except SQLAlchemyError:
+        log.exception("bulk approval of task %s failed", task_id)
+        env().session.rollback()  # a failed read too leaves the session usable for the next
+        return what, _("系统暂时无法办理，请稍后重试")
     return None

@@ -1,5 +1,6 @@
 """Read-only look-ups for the merchant and settlement pages."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -139,8 +140,11 @@ def due_merchants(session: Session, today: date) -> list[DueMerchant]:
     ]
 
 
-def _settlements(merchant_code: str):
-    query = select(Settlement).join(Merchant, Settlement.merchant_id == Merchant.id)
+def _settlements(merchant_code: str, *columns):
+    """Settlements (of one merchant, by code), as entities or as `columns`."""
+    query = select(*(columns or (Settlement,))).join(
+        Merchant, Settlement.merchant_id == Merchant.id
+    )
     return query.where(Merchant.code == merchant_code) if merchant_code else query
 
 
@@ -161,6 +165,35 @@ def settlement_rows(
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """A settlement run's statements counted and summed (fen)."""
+
+    statements: int
+    payout: int
+    fee: int
+
+
+def run_totals(
+    session: Session, runs: Iterable[datetime], merchant_code: str = ""
+) -> dict[datetime, RunTotals]:
+    """{run: its totals} for the runs named by their time (a run's statements share it), over
+    every statement of the run (of one merchant, by code), not only those of a page; one
+    statement."""
+    runs = sorted(set(runs))
+    if not runs:
+        return {}
+    query = _settlements(
+        merchant_code,
+        Settlement.created_at,
+        func.count(Settlement.id),
+        func.coalesce(func.sum(Settlement.payout), 0),
+        func.coalesce(func.sum(Settlement.fee), 0),
+    )
+    query = query.where(Settlement.created_at.in_(runs)).group_by(Settlement.created_at)
+    return {at: RunTotals(n, payout, fee) for at, n, payout, fee in session.execute(query)}
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,15 @@ from ledger.ops.settlement import run_settlement
 @bp.get("/merchants/settlements")
 @requires(*READERS)
 def settlements():
-    """Past settlements, latest run first, each merchant's statement a row; by merchant."""
+    """Past settlements, latest run first, each merchant's statement a row; by merchant. A
+    run's totals are over all its statements, also when the page shows only some of them."""
     session, code = env().session, request.args.get("merchant", "").strip()
     page = Page(page_number(request.args), queries.count_settlements(session, code))
     rows = queries.settlement_rows(session, code, page.offset, page.size)
-    return render_template("merchants/settlements.html", rows=rows, page=page, merchant=code)
+    totals = queries.run_totals(session, (row.created_at for row in rows), code)
+    return render_template(
+        "merchants/settlements.html", rows=rows, totals=totals, page=page, merchant=code
+    )
 
 
 @bp.get("/merchants/settlements/<int:settlement_id>")

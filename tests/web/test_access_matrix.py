@@ -38,6 +38,7 @@ from app.engine import engine_config
 from app.extensions import db
 from app.uow import unit_of_work
 from ledger.context import Ctx
+from ledger.models.cards import CardEvent
 from ledger.models.merchants import Settlement
 from ledger.models.people import Department, Person
 from ledger.ops.settlement import run_settlement
@@ -72,7 +73,7 @@ TO_LOGIN, PUBLIC = "login", "public"
 ADMIN_PAGES = "index users new_user user delegations definitions instances instance incidents audit"
 ADMIN_PAGES += " verify_audit"
 ADMIN_ACTIONS = "new_user set_active grant revoke reset_password end_delegation act_on_instance"
-ADMIN_ACTIONS += " retry_incident cancel_incident"
+ADMIN_ACTIONS += " retry_incident cancel_incident name_delegation"
 TASK_ACTIONS = "decide claim unclaim return_task transfer add_signer copy"
 
 
@@ -104,6 +105,7 @@ EXPECTED_GET = {
     "instances.attachment": Get(REQUEST_VIEWERS),
     "counter.index": Get(COUNTER),
     "counter.person": Get(COUNTER),
+    "counter.receipt": Get(COUNTER),
     "counter.operation": Get(COUNTER),
     "merchants.index": Get(MERCHANT_READERS),
     "merchants.show": Get(MERCHANT_READERS),
@@ -250,6 +252,8 @@ ARGUMENTS = {
     "process_id": lambda ids: "temporary_card",
     "name": lambda ids: "issue",
     "action": lambda ids: "suspend",
+    "kind": lambda ids: "event",
+    "ref": lambda ids: ids["issued"],
 }
 
 
@@ -292,6 +296,9 @@ def make_objects(now: datetime) -> dict:
         "settlement": db.session.scalar(select(func.max(Settlement.id))),
         "person": db.session.scalar(select(Person.id).where(Person.name == "孙浩然")),
         "user": applicant.user.id, "grant": applicant.user.grants[0].id,
+        "issued": db.session.scalar(
+            select(func.min(CardEvent.id)).where(CardEvent.reason == "issued")
+        ),
         "notifications": db.session.scalars(
             select(Notification.id).where(Notification.user_id == approver.user.id)
         ).all(),

@@ -1,5 +1,6 @@
-"""Administration: users and roles, delegations, definitions, instances with filters and
-suspend / resume / terminate, incidents with retry and cancel, the audit trail and its chains."""
+"""Administration: users and roles, definitions, instances with filters and
+suspend / resume / terminate, incidents with retry and cancel, the audit trail and its chains
+(delegations: test_admin_delegations.py)."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,7 +21,6 @@ from workflows.models import (
     IncidentState,
     InstanceStatus,
     ProcessInstance,
-    Substitution,
     TaskState,
 )
 from workflows.registry import ACTIONS
@@ -168,31 +168,6 @@ def test_reset_password_lets_the_user_log_in_with_the_new_one(web, as_user, in_d
     as_user("registrar", "new-pass-2026")
     old = web.test_client().post("/login", data={"username": "registrar", "password": "demo2026"})
     assert old.status_code == 200
-
-
-# --- delegations --------------------------------------------------------------------------
-
-
-def test_admin_sees_and_ends_anyone_s_substitution(as_user, in_db):
-    def name_substitute():
-        approver, hr = find_user(db.session, "approver"), find_user(db.session, "hr")
-        today = env_of("approver").today
-        row = Substitution(
-            user_id=approver.id, substitute_id=hr.id, starts_on=today - timedelta(days=2),
-            ends_on=today + timedelta(days=5),
-        )  # fmt: skip
-        db.session.add(row)
-        db.session.flush()
-        return row.id, today
-
-    row_id, today = in_db(name_substitute)
-    admin = as_user("admin")
-    page = text_of(admin.get("/admin/delegations"))
-    assert "部门负责人（信息学院）" in page and "进行中" in page
-    assert admin.post(f"/admin/delegations/{row_id}/end").status_code == 302
-    ends_on = in_db(lambda: db.session.get(Substitution, row_id).ends_on)
-    assert ends_on == today - timedelta(days=1)
-    assert "结束代理" not in text_of(admin.get("/admin/delegations"))
 
 
 # --- definitions and instances ------------------------------------------------------------

@@ -160,5 +160,5 @@ def test_counter_forms_carry_the_csrf_token(web, in_db, web_config):
     confirmation = client.post(loss, data={**data, "csrf_token": token(client.get(loss))})
     assert confirmation.status_code == 200
     confirmed = {**hidden_fields(text(confirmation)), "step": "confirm"}
-    assert "csrf_token" in confirmed and client.post(loss, data=confirmed).status_code == 200
+    assert "csrf_token" in confirmed and client.post(loss, data=confirmed).status_code == 302
     assert card_state(in_db, card_no) == "lost"

@@ -1,5 +1,6 @@
 """The counter's operations end to end: form, confirmation (确认办理), the ledger call, the
-receipt; and that bad input, a refusal or a second confirmation changes nothing."""
+receipt (a page of its own the confirmation redirects to, drawn from the ledger's record);
+and that bad input, a refusal or a second confirmation changes nothing."""
 
 import re
 
@@ -16,12 +17,12 @@ from ledger.ops.closing import TerminationReason, terminate_card
 from tests.web.counter_support import (
     balance,
     card_state,
-    confirm,
     hidden_fields,
     holder,
     review,
     text,
 )
+from tests.web.counter_support import confirm as confirm_only
 
 pytestmark = pytest.mark.usefixtures("counter_open")
 
@@ -47,6 +48,20 @@ def reference(receipt) -> str:
     return re.search(r'class="reference">([^<]+)<', text(receipt))[1]
 
 
+def receipt_after(client, confirmed):
+    """The receipt page the confirmation `confirmed` redirected to (post/redirect/get)."""
+    assert confirmed.status_code == 302, text(confirmed)
+    location = confirmed.headers["Location"]
+    assert re.fullmatch(r"/counter/receipts/(entry|event)/\d+", location)
+    return client.get(location)
+
+
+def confirm(client, url: str, data: dict):
+    """Fill in the form, confirm it, follow to the receipt: (confirmation page, receipt)."""
+    page, confirmed = confirm_only(client, url, data)
+    return page, receipt_after(client, confirmed)
+
+
 def url(person_id: int, name: str, card_no: str | None = None) -> str:
     return f"/counter/people/{person_id}/{name}" + (f"?card_no={card_no}" if card_no else "")
 
@@ -62,9 +77,11 @@ def test_top_up_in_cash_moves_the_money_and_prints_a_receipt(clerk, in_db, wang)
     assert "12.50 元" in page and "idempotency_key" in page
     assert balance(in_db, person_id) == before  # nothing happens before the confirmation
     confirmation = {**hidden_fields(page), "step": "confirm"}
-    receipt = clerk.post(url(person_id, "top-up", card_no), data=confirmation)
+    receipt = receipt_after(clerk, clerk.post(url(person_id, "top-up", card_no), data=confirmation))
     shown = text(receipt)
     assert receipt.status_code == 200 and "业务回执" in shown and "data-print" in shown
+    assert "现金充值已办理完成" in shown  # said once, after the confirmation
+    assert "现金充值已办理完成" not in text(clerk.get(receipt.request.path))
     assert balance(in_db, person_id) == before + 1250
     after = f"{(before + 1250) // 100}.{(before + 1250) % 100:02d} 元"
     assert "12.50 元" in shown and after in shown and "卡务中心柜员" in shown
@@ -78,8 +95,9 @@ def test_a_confirmation_posted_twice_tops_up_once(clerk, in_db, wang):
     confirmation = {**hidden_fields(page), "step": "confirm"}
     first = clerk.post(url(person_id, "top-up", card_no), data=confirmation)
     second = clerk.post(url(person_id, "top-up", card_no), data=confirmation)
-    assert first.status_code == second.status_code == 200
-    assert reference(first) == reference(second)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert reference(receipt_after(clerk, first)) == reference(receipt_after(clerk, second))
     assert balance(in_db, person_id) == before + 10000
     assert entries_of_kind(in_db, EntryKind.TOPUP_CASH) == entries + 1
 
@@ -226,8 +244,8 @@ def test_a_cancellation_confirmed_twice_shows_the_first_receipt_and_pays_once(cl
     first = clerk.post(url(person_id, "cancel", card_no), data=confirmation)
     payouts = entries_of_kind(in_db, EntryKind.REFUND_PAYOUT)
     second = clerk.post(url(person_id, "cancel", card_no), data=confirmation)
-    assert first.status_code == second.status_code == 200
-    assert reference(first) == reference(second)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert reference(receipt_after(clerk, first)) == reference(receipt_after(clerk, second))
     assert entries_of_kind(in_db, EntryKind.REFUND_PAYOUT) == payouts
 
 
@@ -272,7 +290,8 @@ def test_an_issue_confirmed_twice_issues_one_card(clerk, in_db):
     confirmation = {**hidden_fields(page), "step": "confirm"}
     first = clerk.post(url(person_id, "issue"), data=confirmation)
     second = clerk.post(url(person_id, "issue"), data=confirmation)
-    assert reference(first) == reference(second)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert reference(receipt_after(clerk, first)) == reference(receipt_after(clerk, second))
     cards = select(func.count()).select_from(Card).where(Card.person_id == person_id)
     assert in_db(lambda: db.session.scalar(cards)) == 1
 

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 from app.auth.accounts import create_user, find_user
 from app.extensions import db
 from ledger.models.people import Department
+from workflows import tasks
 from workflows.context import Env
 from workflows.identity import Role, User
 from workflows.instances import start_instance
@@ -225,6 +227,46 @@ def test_pages_continue_with_older_tasks(web, as_user, in_db):
     assert CARD in second and EXTENSION in second and "MORE-19" not in second
 
 
+def test_the_department_column_is_in_the_readers_language(as_user):
+    client = as_user("approver")
+    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{CARD}.*?</tr>", page(client.get("/inbox")), re.S)
+    assert "信息科学与工程学院" in row.group(0)
+    client.post("/language", data={"lang": "en", "next": "/"})
+    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{CARD}.*?</tr>", page(client.get("/inbox")), re.S)
+    assert "College of Information Science and Engineering" in row.group(0)
+    assert "信息科学与工程学院" not in row.group(0)
+
+
+def test_my_tasks_and_group_tasks_are_tabs_of_the_inbox(as_user, in_db):
+    client = as_user("approver")
+    client.post(f"/tasks/{open_task(in_db, CARD)}/claim")
+    mine, group = page(client.get("/inbox?whose=mine")), page(client.get("/inbox?whose=group"))
+    assert CARD in mine and EXTENSION not in mine
+    assert EXTENSION in group and CARD not in group
+    everything = page(client.get("/inbox"))
+    assert CARD in everything and EXTENSION in everything
+    assert re.search(r'href="/inbox\?whose=mine"[^>]*aria-current="page"', mine)
+    # A tab keeps the other filters, and the filter form keeps the tab.
+    narrowed = page(client.get("/inbox?whose=group&process=temporary_card"))
+    assert CARD not in narrowed and EXTENSION not in narrowed
+    assert 'href="/inbox?process=temporary_card&amp;whose=mine"' in narrowed
+    assert '<input type="hidden" name="whose" value="group">' in narrowed
+
+
+def test_my_tasks_include_those_of_whom_i_stand_in_for(as_user, in_db):
+    approver = as_user("approver")
+    approver.post(f"/tasks/{open_task(in_db, CARD)}/claim")
+    assert CARD not in page(as_user("hr").get("/inbox?whose=mine"))
+    today = in_db(lambda: Env(db.session, None, datetime.now(UTC)).today).isoformat()
+    approver.post("/away", data={"username": "hr", "starts_on": today, "ends_on": today})
+    assert CARD in page(as_user("hr").get("/inbox?whose=mine"))
+
+
+def test_an_unknown_tab_shows_everything(as_user):
+    html = page(as_user("approver").get("/inbox?whose=nonsense"))
+    assert CARD in html and EXTENSION in html and 'name="whose"' not in html
+
+
 # --- bulk approval ---------------------------------------------------------------------------
 
 
@@ -266,6 +308,50 @@ def test_bulk_approve_refuses_the_applicants_own_request(as_user, in_db):
     client.post("/inbox/bulk-approve", data={"task_id": [str(task)]})
     assert "申请人不能审批自己的申请" in page(client.get("/inbox"))
     assert task_row(in_db, task)["state"] == TaskState.OPEN
+
+
+def test_bulk_approve_reports_a_database_failure_of_one_task_and_carries_on(
+    as_user, in_db, monkeypatch
+):
+    failing, plain = open_task(in_db, CARD), open_task(in_db, EXTENSION)
+
+    def make_plain():
+        db.session.get(HumanTask, failing).form = "decision"
+
+    in_db(make_plain)
+    complete = tasks.complete
+
+    def deadlocked(env, task_id, data):
+        if task_id != failing:
+            return complete(env, task_id, data)
+        env.session.get(HumanTask, task_id).decision = "approve"  # written, then lost
+        env.session.flush()
+        raise OperationalError("UPDATE process_instances ...", {}, Exception("deadlock detected"))
+
+    monkeypatch.setattr(tasks, "complete", deadlocked)
+    client = as_user("approver")
+    reply = client.post("/inbox/bulk-approve", data={"task_id": [str(failing), str(plain)]})
+    assert reply.status_code == 302
+    html = page(client.get("/inbox"))
+    assert "已同意 1 项任务" in html and f"未能同意 {CARD}" in html and "系统暂时无法办理" in html
+    assert "deadlock" not in html
+    assert task_row(in_db, plain)["decision"] == "approve"
+    assert task_row(in_db, failing)["state"] == TaskState.OPEN
+    assert task_row(in_db, failing)["decision"] is None
+
+
+def test_bulk_approve_in_english_reports_the_failure_in_english(as_user, in_db, monkeypatch):
+    failing = open_task(in_db, EXTENSION)
+
+    def lost(env, task_id, data):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(tasks, "complete", lost)
+    client = as_user("approver")
+    client.post("/language", data={"lang": "en", "next": "/"})
+    client.post("/inbox/bulk-approve", data={"task_id": [str(failing)]})
+    html = page(client.get("/inbox"))
+    assert f"Could not approve {EXTENSION}" in html and "try again later" in html
 
 
 # --- statements per page -----------------------------------------------------------------------

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from app.engine import engine_config
 from app.extensions import db
-from tests.web.test_inbox import CARD, open_task, page, task_row
-from tests.web.test_inbox_task import CERTIFY
+from tests.web.test_inbox import CARD, add_user, open_task, page, task_row
+from tests.web.test_inbox_task import CERTIFY, add_role_holders
+from workflows.identity import Role
 from workflows.models import AuditEntry, Notification, Substitution
 
 
@@ -85,3 +86,28 @@ def test_notifications_show_in_the_users_language(as_user):
     client.post("/language", data={"lang": "en", "next": "/"})
     html = page(client.get("/notifications"))
     assert f"New task: 临时卡申请 ({CARD})" in html and "Unread notifications" in html
+
+
+def substitute_choices(html: str) -> list[str]:
+    """The usernames the substitute list of /away offers."""
+    found = re.search(r'<select id="f-substitute" name="substitute_id">(.*?)</select>', html, re.S)
+    return re.findall(r"\(([^)]+)\)</option>", found[1])
+
+
+def test_away_offers_colleagues_sharing_a_role_and_a_username_box(as_user, in_db):
+    add_user(in_db, "deputy", (Role.DEPT_APPROVER, "CS"))
+    add_user(in_db, "everywhere", (Role.DEPT_APPROVER, None))
+    add_user(in_db, "logi_approver", (Role.DEPT_APPROVER, "LOGI"))
+    html = page(as_user("approver").get("/away"))
+    assert substitute_choices(html) == ["deputy", "everywhere"]
+    assert 'name="username"' in html
+
+
+def test_away_offers_at_most_fifty_colleagues(as_user, in_db):
+    add_role_holders(in_db, 60, Role.DEPT_APPROVER, "CS", "cs")
+    assert len(substitute_choices(page(as_user("approver").get("/away")))) == 50
+
+
+def test_anyone_is_reached_by_typing_a_username(web, as_user, in_db):
+    name_hr_as_substitute(web, as_user("approver"))  # hr shares no role with the approver
+    assert in_db(lambda: db.session.scalar(select(Substitution.substitute_id))) is not None

@@ -1,9 +1,12 @@
 """The task page and its actions: who may open it, what it shows, deciding with the task's
 form (errors beside the fields), return and resubmission, claim, transfer, add signer, copy."""
 
+import re
+
 from sqlalchemy import select
 
 from app.extensions import db
+from ledger.models.people import Department
 from tests.web.test_inbox import (
     CARD,
     EXTENSION,
@@ -13,7 +16,7 @@ from tests.web.test_inbox import (
     page,
     task_row,
 )
-from workflows.identity import Role
+from workflows.identity import Role, RoleGrant, User
 from workflows.models import AuditEntry, HumanTask, Notification, TaskKind, TaskState
 from workflows.webstate import Attachment
 
@@ -267,3 +270,43 @@ def test_the_plain_decision_form_approves_the_extension(as_user, in_db):
     reply = as_user("approver").post(f"/tasks/{task}/decide", data={"decision": "approve"})
     assert reply.status_code == 302
     assert task_row(in_db, task)["decision"] == "approve"
+
+
+# --- whom the page offers: the task's role holders, bounded -------------------------------------
+
+
+def add_role_holders(in_db, count: int, role: Role, code: str, prefix: str) -> None:
+    """`count` active users holding `role` for the department `code` (no password to hash)."""
+
+    def add():
+        department = db.session.scalar(select(Department.id).where(Department.code == code))
+        for i in range(count):
+            user = User(username=f"{prefix}{i:03d}", display_name=f"{prefix}{i}", password_hash="-")
+            user.grants.append(RoleGrant(role=role, department_id=department))
+            db.session.add(user)
+        db.session.flush()
+
+    in_db(add)
+
+
+def offered(html: str) -> list[str]:
+    """The usernames the page's datalist suggests."""
+    found = re.search(r'<datalist id="people">(.*?)</datalist>', html, re.S)
+    return re.findall(r'<option value="([^"]+)">', found[1])
+
+
+def test_the_page_suggests_the_tasks_role_holders_not_the_whole_directory(as_user, in_db):
+    add_user(in_db, "deputy", (Role.DEPT_APPROVER, "CS"))
+    add_user(in_db, "elsewhere", (Role.DEPT_APPROVER, "LOGI"))
+    html = page(as_user("approver").get(f"/tasks/{open_task(in_db, CARD)}"))
+    assert offered(html) == ["deputy"]  # not the approver, nor hr, nor LOGI's approver
+    assert "只列出前" not in html
+
+
+def test_the_suggestions_stop_at_fifty_and_say_so(as_user, in_db):
+    add_role_holders(in_db, 60, Role.DEPT_APPROVER, "CS", "cs")
+    html = page(as_user("approver").get(f"/tasks/{open_task(in_db, CARD)}"))
+    names = offered(html)
+    assert len(names) == 50 and names == sorted(names) and names[0] == "cs000"
+    assert "只列出前 50 人，其他人请填写用户名" in html
+    assert html.count('<option value="') < 110  # the transfer choice has as many, no more

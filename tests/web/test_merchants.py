@@ -154,6 +154,32 @@ def test_r11_statement_page_shows_the_period_and_amounts(as_user, in_db):
     assert as_user("settlement").get("/merchants/settlements/99999").status_code == 404
 
 
+def test_a_run_split_across_two_pages_shows_its_whole_totals_on_both(as_user, in_db):
+    """Six weekly runs of 9 merchants: 54 statements, 50 a page; the oldest run has 5 rows
+    on the first page and 4 on the second, and both say what the whole run paid."""
+    for week in range(1, 7):
+        with time_machine.travel(datetime.now(UTC) + week * WEEK_LATER, tick=False):
+            as_user("settlement").post("/merchants/settlements/run")
+
+    def oldest_run():
+        first = db.session.scalar(select(func.min(Settlement.created_at)))
+        rows = db.session.execute(
+            select(func.count(), func.sum(Settlement.payout), func.sum(Settlement.fee)).where(
+                Settlement.created_at == first
+            )
+        ).one()
+        return count(Settlement), tuple(rows)
+
+    total, (statements, payout, fee) = in_db(oldest_run)
+    assert (total, statements) == (54, 9)
+    yuan = lambda fen: f"{fen // 100}.{fen % 100:02d}"  # noqa: E731
+    whole = f"共 9 户，应付合计 {yuan(payout)} 元，管理费合计 {yuan(fee)} 元"
+    client = as_user("cardoffice")
+    first, second = (text_of(client.get(f"/merchants/settlements?page={n}")) for n in (1, 2))
+    assert first.count("共 9 户") == 6 and whole in first and "本页列出其中 5 户" in first
+    assert second.count("共 9 户") == 1 and whole in second and "本页列出其中 4 户" in second
+
+
 # --- adjustments --------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.conftest import NOW
-from workflows import inbox, instances, runtime
+from workflows import away, inbox, instances, runtime, tasks
 from workflows.identity import Role
 from workflows.inbox import InboxFilter
 
@@ -129,3 +129,37 @@ def test_a_filtered_page_takes_the_statements_of_an_unfiltered_one(db_session, f
     finally:
         event.remove(connection, "before_cursor_execute", listener)
     assert len(rows) == 3 and len(statements) <= 2
+
+
+# --- mine (我的任务) or group (组任务) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "assigned, expected", [(True, ["M-1"]), (False, ["M-2", "M-0"]), (None, ["M-2", "M-1", "M-0"])]
+)
+def test_mine_keeps_assigned_tasks_and_group_the_unclaimed_ones(
+    db_session, file_in, dept, people, env_for, assigned, expected
+):
+    filed = [file_in(dept, f"M-{i}", i * MINUTE) for i in range(3)]
+    tasks.claim(env_for(people["approver"]), runtime.open_tasks(db_session, filed[1].id)[0].id)
+    where = InboxFilter(assigned=assigned)
+    assert keys(db_session, people["approver"], where) == expected
+    scope = inbox.scope_of(db_session, people["approver"], NOW.date())
+    assert inbox.inbox_count(db_session, scope, where) == len(expected)
+
+
+def test_mine_covers_the_tasks_of_whom_one_stands_in_for(db_session, file_in, dept, people,
+                                                         env_for, make_user):  # fmt: skip
+    stand_in = make_user(name="stand_in")
+    filed = file_in(dept, "A-1")
+    tasks.claim(env_for(people["approver"]), runtime.open_tasks(db_session, filed.id)[0].id)
+    away.name_substitute(env_for(people["approver"]), stand_in.id, NOW.date(), NOW.date())
+    assert keys(db_session, stand_in, InboxFilter(assigned=True)) == ["A-1"]
+    assert keys(db_session, stand_in, InboxFilter(assigned=False)) == []
+
+
+@pytest.mark.parametrize("assigned, reads", [(True, "assignees"), (False, "groups")])
+def test_mine_or_group_leaves_the_other_ranges_unread(db_session, people, assigned, reads):
+    scope = inbox.scope_of(db_session, people["approver"], NOW.date())
+    ranges = list(inbox._ranges(scope, None, InboxFilter(assigned=assigned)))
+    assert len(ranges) == len(getattr(scope, reads)) > 0

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import NOW
-from workflows import inbox, instances, permissions, runtime, spiff, tasks
-from workflows.errors import NotAllowed
+from workflows import away, inbox, instances, permissions, runtime, spiff, tasks
+from workflows.errors import InvalidInput, NotAllowed, NotFound
 from workflows.identity import Role, Substitution
 from workflows.models import AuditEntry, TaskState
 
@@ -177,3 +177,62 @@ def test_substitution_resubmission_recorded_on_behalf(
 
 def _start_person(env, instance) -> int:
     return spiff.start_task(runtime.open_workflow(env, instance)).data["person_id"]
+
+
+# --- an administrator names a substitute for someone who cannot (fell ill) ---------------------
+
+
+def test_an_admin_names_a_substitute_for_an_absent_user_who_then_decides_on_their_behalf(
+    db_session, started, people, stand_in, env_for
+):
+    admin = env_for(people["admin"])
+    row = away.name_substitute(
+        admin, stand_in.id, TODAY, TODAY + 3 * DAY, for_user_id=people["approver"].id
+    )
+    assert (row.user_id, row.substitute_id) == (people["approver"].id, stand_in.id)
+    assert inbox_names(db_session, stand_in) == ["dept_review"]
+    task = the_task(db_session, started)
+    tasks.complete(env_for(stand_in), task.id, {"decision": "approve"})
+    assert (task.completed_by_id, task.on_behalf_of_id) == (stand_in.id, people["approver"].id)
+
+
+def test_only_an_admin_names_a_substitute_for_someone_else(db_session, people, stand_in, env_for):
+    for someone in ("applicant", "clerk"):
+        with pytest.raises(NotAllowed):
+            away.name_substitute(
+                env_for(people[someone]), stand_in.id, TODAY, TODAY,
+                for_user_id=people["approver"].id,
+            )  # fmt: skip
+    assert db_session.query(Substitution).count() == 0
+
+
+def test_naming_oneself_as_the_absent_user_needs_no_admin(db_session, people, stand_in, env_for):
+    approver = people["approver"]
+    row = away.name_substitute(env_for(approver), stand_in.id, TODAY, TODAY, approver.id)
+    assert row.user_id == approver.id
+
+
+def test_an_admins_substitute_is_refused_for_an_unknown_user_or_the_user_themselves(
+    db_session, people, env_for
+):
+    admin, approver = env_for(people["admin"]), people["approver"]
+    with pytest.raises(NotFound):
+        away.name_substitute(admin, approver.id, TODAY, TODAY, for_user_id=999_999)
+    with pytest.raises(InvalidInput):
+        away.name_substitute(admin, approver.id, TODAY, TODAY, for_user_id=approver.id)
+    assert db_session.query(Substitution).count() == 0
+
+
+def test_an_admins_substitute_keeps_the_date_rules_and_the_absent_users_overlaps(
+    db_session, people, stand_in, env_for
+):
+    admin, approver = env_for(people["admin"]), people["approver"].id
+    with pytest.raises(InvalidInput):  # in the past
+        away.name_substitute(admin, stand_in.id, TODAY - DAY, TODAY, for_user_id=approver)
+    away.name_substitute(env_for(people["approver"]), people["clerk"].id, TODAY, TODAY + DAY)
+    with pytest.raises(InvalidInput, match="overlaps"):  # the approver's own, not the admin's
+        away.name_substitute(admin, stand_in.id, TODAY + DAY, TODAY + 2 * DAY, for_user_id=approver)
+    away.name_substitute(admin, stand_in.id, TODAY + 2 * DAY, TODAY + 3 * DAY, for_user_id=approver)
+    # The admin's own days are not the approver's: no overlap with the admin's own substitute.
+    away.name_substitute(admin, stand_in.id, TODAY, TODAY + 3 * DAY)
+    assert db_session.query(Substitution).count() == 3

@@ -1,0 +1,50 @@
+"""Receipts (回执) of counter operations, drawn from the ledger's record of each (a journal
+entry, or a card event if no money moved): the page after a confirmation (which redirects
+here, so a refresh repeats nothing) and whenever a receipt is opened again to reprint it. Reads
+only."""
+
+from collections.abc import Iterable
+
+from flask import abort, render_template, url_for
+from flask_babel import gettext as _
+
+from app.auth.accounts import find_user
+from app.counter import records
+from app.counter.operation import Operation
+from app.counter.records import Record
+from app.web import env
+from ledger.context import Ctx
+from ledger.models.journal import JournalEntry
+
+
+def receipt_url(record: Record) -> str:
+    """Where the receipt named by `record` is shown."""
+    return url_for("counter.receipt", kind=records.kind_of(record), ref=record.id)
+
+
+def receipt_page(operations: Iterable[Operation], kind: str, ref: int):
+    """The receipt of the operation (one of `operations`) the ledger recorded as `kind` `ref`;
+    404 if there is no such record or it is no counter operation's."""
+    ctx = env().ledger_ctx()
+    record = records.record_of(ctx.session, kind, ref)
+    op = next((op for op in operations if op.recorded_by(ctx, record)), None) if record else None
+    if op is None:
+        abort(404)
+    return render_template(
+        "counter/receipt.html", op=op, person=records.card_of(ctx.session, record).person,
+        rows=op.receipt(ctx, record), reference=_reference(record),
+        clerk=_clerk(ctx, record.actor), at=record.at, url=receipt_url(record),
+    )  # fmt: skip
+
+
+def _clerk(ctx: Ctx, actor: str) -> str:
+    """Who acted, as the ledger recorded it ("user:cardoffice"), by their display name."""
+    username = actor.removeprefix("user:")
+    user = find_user(ctx.session, username)
+    return _("%(what)s（%(detail)s）", what=user.display_name, detail=username) if user else actor
+
+
+def _reference(record: Record) -> str:
+    if isinstance(record, JournalEntry):
+        return _("记账分录 %(number)s", number=record.id)
+    return _("卡片记录 %(number)s", number=record.id)
