@@ -35,10 +35,11 @@ from pathlib import Path
 
 from marshmallow import Schema, fields
 from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import database  # noqa: E402  (bench/common.py, beside this script)
 
 import workflows.models  # noqa: E402, F401  (every table on Base.metadata)
 from forms import register_form  # noqa: E402
@@ -248,17 +249,6 @@ def inbox_figures(engine, ids: dict, fetches: int, big: int) -> dict:
 
 
 # -- main -----------------------------------------------------------------------------------
-
-
-def database(admin_url: str, name: str, create: bool = True):
-    """(Re)create database `name` on the server of `admin_url`, or just drop it."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if create:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(admin_url).set(database=name)
 
 
 def profile(engine, ids: dict, seconds: float) -> None:

@@ -44,8 +44,8 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from common import database  # noqa: E402  (bench/common.py, beside this script)
+from sqlalchemy import select  # noqa: E402
 
 THREADS_PER_PROCESS = 8
 KINDS = ("inbox", "inbox_paced", "decide")
@@ -62,17 +62,6 @@ def resident_id(n: int) -> str:
 
 
 # -- set-up ---------------------------------------------------------------------------------
-
-
-def database(admin_url: str, name: str, create: bool = True):
-    """(Re)create database `name` on the server of `admin_url`, or just drop it."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if create:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(admin_url).set(database=name)
 
 
 def server_environ(url) -> dict:
