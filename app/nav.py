@@ -1,6 +1,6 @@
 """The menu: the parts of the site the logged-in user may use, with their open-task count."""
 
-from flask import current_app, g, request, url_for
+from flask import g, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -16,7 +16,7 @@ MENU = (
     ("inbox.index", _l("待办"), ()),
     ("counter.index", _l("柜台"), (Role.CARD_OFFICE,)),
     ("merchants.index", _l("商户与结算"), (Role.SETTLEMENT, Role.CARD_OFFICE)),
-    ("admin.index", _l("系统管理"), ()),
+    ("admin.index", _l("系统管理"), (Role.ADMIN,)),
 )
 
 #: Pages of the portal that belong to a menu entry other than their own endpoint.
@@ -34,21 +34,13 @@ def _is_current(endpoint: str) -> bool:
     return request.blueprint == blueprint
 
 
-def _visible(endpoint: str, roles: tuple) -> bool:
-    if endpoint not in current_app.view_functions:
-        return False
-    if endpoint == "admin.index":
-        return has_any_role(Role.ADMIN)
-    return not roles or has_any_role(*roles, Role.ADMIN)
-
-
 def menu_items() -> list[dict]:
-    """The menu entries for this user: url, label (msgid), whether current, count."""
+    """The menu entries for this user: url, label, whether current, open-task count."""
     if not current_user.is_authenticated:
         return []
     items = []
     for endpoint, label, roles in MENU:
-        if _visible(endpoint, roles):
+        if not roles or has_any_role(*roles, Role.ADMIN):
             items.append(
                 {
                     "url": url_for(endpoint),
