@@ -10,15 +10,8 @@ import pytest
 
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
-from tests.web.test_access_matrix import (
-    EXPECTED_GET,
-    EXPECTED_POST,
-    PUBLIC,
-    ROUTES,
-    USERS,
-    build_world,
-    csrf_field,
-)
+from tests.web.access_support import USERS, build_world, csrf_field
+from tests.web.test_access_matrix import EXPECTED_GET, EXPECTED_POST, PUBLIC, ROUTES
 
 CSRF_ON = {"WTF_CSRF_ENABLED": True}
 

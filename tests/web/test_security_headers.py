@@ -14,7 +14,7 @@ from app.auth.accounts import find_user
 from app.config import ProductionConfig
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
-from tests.web.test_access_matrix import USERS, env_of, instance_id
+from tests.web.access_support import USERS, env_of, instance_id
 from workflows import runtime, tasks
 from workflows.models import HumanTask, TaskState
 
