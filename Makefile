@@ -11,11 +11,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app app
-DEBS := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 chromium
+DEBS := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
+# The browser tests' Chromium, installed by `make test` only.
+TEST_DEBS := chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup debs run test bench vendor-js
+.PHONY: help setup debs test-debs run test bench vendor-js
 
 help:
 	@echo "make run    set up, migrate, load demo data, serve http://127.0.0.1:5000"
@@ -37,6 +39,9 @@ debs:
 	    apt-get install -y --no-install-recommends $$missing; \
 	fi
 
+test-debs:
+	@$(MAKE) --no-print-directory debs DEBS="$(TEST_DEBS)"
+
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "python3.11 not found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { \
@@ -54,7 +59,7 @@ run: setup
 	$(FLASK) demo load
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-test: setup
+test: setup test-debs
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
