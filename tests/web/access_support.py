@@ -35,34 +35,6 @@ from workflows.registry import ACTIONS
 from workflows.webstate import Attachment
 
 USERS = tuple(username for username, *_rest in LOGINS)
-EVERYONE = frozenset(USERS)
-ADMINS = frozenset({"admin"})
-COUNTER = frozenset({"cardoffice", "admin"})
-MERCHANT_READERS = frozenset({"settlement", "cardoffice", "admin"})
-SETTLERS = frozenset({"settlement", "admin"})
-#: DEMO-LSK-1, a temporary card request filed by CS's applicant, waiting for CS's approver.
-REQUEST_VIEWERS = frozenset({"applicant", "approver", "admin"})
-TASK_HOLDERS = frozenset({"approver"})
-ATTACHERS = frozenset({"applicant", "approver"})  # its applicant and its task's holder
-OWN_REQUEST = frozenset({"applicant"})
-#: Who files each process: the roles of its start lane (R21-R24, R15, R18, R19).
-STARTERS = {
-    "temporary_card": frozenset({"applicant", "logistics"}),
-    "temporary_card_extension": frozenset({"applicant", "logistics"}),
-    "card_reissue": frozenset({"applicant", "logistics", "cardoffice"}),
-    "card_cancellation": frozenset({"cardoffice"}),
-    "forced_termination": frozenset({"hr", "registrar", "cardoffice"}),
-    "merchant_onboarding": frozenset({"applicant", "logistics"}),
-    "merchant_revocation": frozenset({"applicant", "logistics"}),
-}
-TO_LOGIN, PUBLIC = "login", "public"
-ADMIN_PAGES = "index users new_user user delegations definitions instances instance incidents audit"
-ADMIN_PAGES += " verify_audit"
-ADMIN_ACTIONS = "new_user set_active grant revoke reset_password end_delegation act_on_instance"
-ADMIN_ACTIONS += " retry_incident cancel_incident name_delegation"
-TASK_ACTIONS = "decide claim unclaim return_task transfer add_signer copy"
-
-USERS = tuple(username for username, *_rest in LOGINS)
 
 
 @dataclass
