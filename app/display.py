@@ -137,6 +137,11 @@ def step_title(title: str, kind: TaskKind = TaskKind.TASK) -> str:
     return str(_l("修改后重新提交")) if kind == TaskKind.RESUBMIT else _(title)
 
 
+def task_label(row) -> str:
+    """A task as messages name it: its request's business key and its step."""
+    return f"{row.business_key} {step_title(row.title)}"
+
+
 def holder(assignee: str | None, role: Role | None, department: str | None) -> str:
     """Who holds a task: the person it is assigned to, else its role in its department
     ("全校": in every department)."""

@@ -5,6 +5,7 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from app.display import task_label
 from app.formfields import flat_errors, parse
 from app.i18n import current_language
 from app.inbox import bp
@@ -66,7 +67,7 @@ def _refused(row: HumanTask, behalf, action: str, exc: DomainError, values=None)
 def decide(task_id: int):
     """Complete the task with its form (the corrected start form for a returned request)."""
     row, behalf = task_to_act_on(task_id)
-    data, label = _form_data(row), f"{row.business_key} {row.title}"
+    data, label = _form_data(row), task_label(row)
     try:
         perform(tasks.complete, env(), task_id, data)
     except DomainError as exc:
@@ -101,7 +102,7 @@ def unclaim(task_id: int):
 def return_task(task_id: int):
     """退回 to the applicant (to correct and resubmit) or to an earlier step, with a reason."""
     row, behalf = task_to_act_on(task_id)
-    to, label = request.form.get("to") or SUBMITTER, f"{row.business_key} {row.title}"
+    to, label = request.form.get("to") or SUBMITTER, task_label(row)
     try:
         perform(tasks.return_task, env(), task_id, request.form.get("comment", ""), to)
     except DomainError as exc:
@@ -114,7 +115,7 @@ def return_task(task_id: int):
 def transfer(task_id: int):
     """转办: hand the task to another person who holds its role."""
     row, behalf = task_to_act_on(task_id)
-    context, label = env(), f"{row.business_key} {row.title}"
+    context, label = env(), task_label(row)
     target = one_user(context.session, request.form.get("to_user"), request.form.get("username"))
     if target is None:
         return _problem(row, behalf, "transfer", _no_user_message())
@@ -131,7 +132,7 @@ def add_signer(task_id: int):
     """加签: `before` — the signer decides first and the task comes back; `after` — approve
     now with the decision form's data and let the signer complete the step."""
     row, behalf = task_to_act_on(task_id)
-    context, data, label = env(), _form_data(row), f"{row.business_key} {row.title}"
+    context, data, label = env(), _form_data(row), task_label(row)
     position = request.form.get("position", "before")
     if position == "after":
         data.setdefault("decision", "approve")

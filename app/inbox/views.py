@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.display import departments, process_choices
+from app.display import departments, process_choices, task_label
 from app.i18n import current_language
 from app.inbox import bp
 from app.inbox.filters import (
@@ -120,7 +120,7 @@ def _approve_one(task_id: int, comment: str) -> tuple[str, str] | None:
         row = env().session.get(HumanTask, task_id)
         if row is None or access(row)[1] == 404:  # not even its request may be seen: say nothing
             return what, _("任务不存在")
-        what = f"{row.business_key} {row.title}"
+        what = task_label(row)
         if not bulk_approvable(row):
             return what, _("此任务须填写表单，请打开任务逐项办理")
         perform(tasks.complete, env(), task_id, {"decision": "approve", "comment": comment})

@@ -165,7 +165,7 @@ def test_unfreezing_an_active_card_shows_the_ledgers_refusal(clerk, in_db, wang)
 # Reissue (R15, R16)
 
 
-def test_reissue_in_person_voids_the_old_card_and_keeps_the_balance(clerk, in_db, wang):
+def test_r15_r17_reissue_in_person_voids_the_old_card_and_keeps_the_balance(clerk, in_db, wang):
     person_id, card_no = wang
     before = balance(in_db, person_id)
     data = {"identity_checked": "true", "reason": "damaged", "mode": "in_person"}
@@ -177,7 +177,7 @@ def test_reissue_in_person_voids_the_old_card_and_keeps_the_balance(clerk, in_db
     assert balance(in_db, person_id) == before  # the fee was paid in cash
 
 
-def test_reissue_fee_from_the_balance(clerk, in_db, wang):
+def test_r03_reissue_fee_from_the_balance(clerk, in_db, wang):
     person_id, card_no = wang
     before = balance(in_db, person_id)
     data = {"identity_checked": "true", "reason": "lost", "fee_from_balance": "true"}
@@ -275,7 +275,7 @@ def _new_person(in_db, category: PersonCategory, id_number: str) -> int:
     return in_db(add)
 
 
-def test_issue_a_first_staff_card_free_of_charge(clerk, in_db):
+def test_r03_issue_a_first_staff_card_free_of_charge(clerk, in_db):
     person_id = _new_person(in_db, PersonCategory.FACULTY, "110101199001011237")
     assert "办理新卡" in text(clerk.get(f"/counter/people/{person_id}"))
     page, receipt = confirm(clerk, url(person_id, "issue"), {"identity_checked": "true"})

@@ -183,7 +183,7 @@ def test_someone_elses_draft_is_not_found(as_user):
     assert other.post(f"/drafts/{draft_id}/delete").status_code == 404
 
 
-def test_the_expiry_reminders_link_fills_the_extension_form(as_user):
+def test_r22_the_expiry_reminders_link_fills_the_extension_form(as_user):
     new_expiry = (campus_today() + timedelta(days=200)).isoformat()
     link = f"/start/temporary_card_extension?card_no=88001234&new_expiry={new_expiry}"
     page = as_user("applicant").get(link).get_data(as_text=True)

@@ -224,7 +224,7 @@ def test_uploading_without_a_file_asks_for_one(as_user):
     assert reply.status_code == 422 and "请选择名单文件" in reply.get_data(as_text=True)
 
 
-def test_the_extension_reminder_is_dated_a_year_ahead_at_most(as_user):
+def test_r22_an_extension_is_dated_a_year_ahead_at_most(as_user):
     too_far = (campus_today() + timedelta(days=400)).isoformat()
     form = {"card_no": "88001234", "new_expiry": too_far, "reason": "项目延期", "action": "file"}
     reply = as_user("applicant").post("/start/temporary_card_extension", data=form)
