@@ -5,6 +5,7 @@ Messages are written in Chinese (the msgid) and translated to English in the cat
 from their `.po` text when the app starts, so there is no compile step to forget.
 """
 
+from contextlib import contextmanager
 from functools import cached_property
 from io import BytesIO
 from pathlib import Path
@@ -67,6 +68,8 @@ def current_language() -> str:
     """The UI language of this request: the user's choice in the session, else the browser's
     preference among LANGUAGES, else the first of them (zh)."""
     languages = current_app.config.get("LANGUAGES", ("zh", "en"))
+    if has_request_context() and "forced_language" in g:
+        return g.forced_language
     chosen = session.get("lang") if request else None
     if chosen in languages:
         return chosen
@@ -77,6 +80,21 @@ def current_language() -> str:
         if quality > 0 and primary in languages:
             return primary
     return languages[0]
+
+
+@contextmanager
+def language(code: str):
+    """Texts in the language `code` within the block, whatever this request's language is
+    (printed forms are in Chinese for everyone)."""
+    saved = {name: g.pop(name) for name in ("forced_language", "ui_translations") if name in g}
+    g.forced_language = code
+    try:
+        yield
+    finally:
+        g.pop("forced_language", None)
+        g.pop("ui_translations", None)
+        for name, value in saved.items():
+            setattr(g, name, value)
 
 
 def pick(obj, field: str):

@@ -11,11 +11,11 @@ so the fonts are loaded once; a lock keeps one render at a time, since WeasyPrin
 machinery is not made for threads."""
 
 import threading
-from urllib.request import url2pathname
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from urllib.request import url2pathname
 
 import jinja2
 import segno

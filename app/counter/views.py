@@ -10,7 +10,7 @@ from app.counter.card_ops import CARD_OPERATIONS, ISSUE
 from app.counter.flow import operation_page
 from app.counter.labels import label, refund_reason
 from app.counter.money_ops import MONEY_OPERATIONS, REFUND
-from app.counter.receipts import receipt_page
+from app.counter.receipts import receipt_page, receipt_pdf
 from app.web import env, requires
 from ledger.context import Ctx
 from ledger.models.cards import Card
@@ -120,3 +120,10 @@ def receipt(kind: str, ref: int):
     """The receipt of a counter operation, drawn again from the journal entry or card event
     the ledger recorded of it (read-only): after a confirmation, or to reprint."""
     return receipt_page(OPERATIONS.values(), kind, ref)
+
+
+@bp.get("/counter/receipts/<any(entry, event):kind>/<int:ref>.pdf")
+@requires(Role.CARD_OFFICE)
+def receipt_as_pdf(kind: str, ref: int):
+    """The receipt as a printed PDF (PDF/A), to print, sign and file."""
+    return receipt_pdf(OPERATIONS.values(), kind, ref)
