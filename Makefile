@@ -12,19 +12,26 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app app
 DEBS := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
-# The browser tests' Chromium, installed by `make test` only.
-TEST_DEBS := chromium
+# The browser tests' Chromium and poppler's pdftotext, installed by `make test` only.
+TEST_DEBS := chromium poppler-utils
+# The printed forms' fonts, built from Debian's Noto Sans CJK SC (fonts-noto-cjk).
+FONTS := reports/static/fonts/CampusSans-Regular.ttf reports/static/fonts/CampusSans-Bold.ttf
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup debs test-debs run test bench vendor-js
+.PHONY: help setup debs test-debs fonts run test bench vendor-js
 
 help:
 	@echo "make run    set up, migrate, load demo data, serve http://127.0.0.1:5000"
 	@echo "make test   set up, then ruff, import-linter and pytest (PYTEST_ARGS=...)"
-	@echo "make bench  set up, then python bench/ledger.py, bench/engine.py and bench/web.py"
+	@echo "make bench  set up, then python bench/ledger.py, engine.py, web.py and pdf.py"
 
-setup: debs $(STAMP)
+setup: debs $(STAMP) fonts
+
+fonts: $(FONTS)
+
+$(FONTS) &: reports/fontbuild.py | $(STAMP)
+	$(BIN)/python -m reports.fontbuild
 
 debs:
 	@missing=""; \
@@ -68,6 +75,7 @@ bench: setup
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/pdf.py
 
 # Copy the bpmn-js pinned in package.json into app/static/vendor/ (needs node and npm); the
 # copy is committed, so running the app needs neither.

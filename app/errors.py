@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.i18n import current_language as preferred_language
 from ledger.errors import DomainError
+from reports.pdf import FontsMissing
 
 CSRF_MESSAGES = {
     "zh": "表单已失效，请返回刷新页面后重试。",
@@ -63,9 +64,25 @@ def handle_http_error(error: HTTPException):
     return error_response(error.code, code, zh if lang == "zh" else en, lang)
 
 
+FONTS_MISSING = (
+    "打印字体尚未生成，暂时无法打印。请管理员运行 make fonts。",
+    "The printing fonts have not been built, so nothing can be printed yet. An administrator "
+    "runs `make fonts`.",
+)
+
+
+def handle_fonts_missing(error: FontsMissing):
+    """A printout asked for before its fonts were built: 503, and the log says what to do."""
+    current_app.logger.error("%s", error)
+    lang = preferred_language()
+    zh, en = FONTS_MISSING
+    return error_response(503, "fonts_missing", zh if lang == "zh" else en, lang)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers on `app`."""
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(FontsMissing, handle_fonts_missing)
     app.register_error_handler(CSRFError, handle_csrf_error)
     for status in HTTP_MESSAGES:
         app.register_error_handler(status, handle_http_error)

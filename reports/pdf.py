@@ -50,12 +50,14 @@ class Document:
 
 @dataclass(frozen=True)
 class Stamp:
-    """What a printout carries besides its data: its reference (a business key), the address
-    of its page in the web application (drawn as a QR code) and when it was printed."""
+    """What a printout carries besides its data: its reference (a request's business key, or
+    the number of the record it prints, under `label`), the address of its page in the web
+    application (drawn as a QR code) and when it was printed."""
 
     reference: str
     url: str
     printed_at: datetime
+    label: str = "业务编号"
 
 
 def qr_code(url: str) -> Markup:
@@ -107,8 +109,8 @@ class Renderer:
         template = self.env.get_template(document.template)
         return template.render(
             doc=document.schema.dump(data), title=document.title, issuer=ISSUER,
-            reference=stamp.reference, url=stamp.url, qr=qr_code(stamp.url),
-            printed_at=campus_datetime(stamp.printed_at),
+            reference=stamp.reference, reference_label=stamp.label, url=stamp.url,
+            qr=qr_code(stamp.url), printed_at=campus_datetime(stamp.printed_at),
         )  # fmt: skip
 
     def render(self, document: Document, data, stamp: Stamp) -> bytes:

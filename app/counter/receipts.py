@@ -59,7 +59,7 @@ def receipt_pdf(operations: Iterable[Operation], kind: str, ref: int):
             "rows": [(str(name), str(value)) for name, value in facts["rows"]],
             "record": facts["reference"], "clerk": facts["clerk"], "at": facts["at"],
         }  # fmt: skip
-    printed = stamp(facts["reference"], "counter.receipt", kind=kind, ref=ref)
+    printed = stamp(facts["reference"], "counter.receipt", "凭证号", kind=kind, ref=ref)
     return pdf_response(RECEIPT, data, printed, f"回执-{kind}-{ref}")
 
 

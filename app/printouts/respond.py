@@ -8,9 +8,10 @@ from app.web import now
 from reports.pdf import Document, Stamp, render
 
 
-def stamp(reference: str, endpoint: str, **values) -> Stamp:
-    """The stamp of a printout whose page is `endpoint` (with `values`), printed now."""
-    return Stamp(reference, url_for(endpoint, _external=True, **values), now())
+def stamp(reference: str, endpoint: str, label: str = "业务编号", **values) -> Stamp:
+    """The stamp of a printout numbered `reference` (under `label`) whose page is `endpoint`
+    (with `values`), printed now."""
+    return Stamp(reference, url_for(endpoint, _external=True, **values), now(), label)
 
 
 def pdf_response(document: Document, data, printed: Stamp, filename: str) -> Response:

@@ -86,6 +86,7 @@ EXPECTED_GET = {
     "counter.index": Get(COUNTER),
     "counter.person": Get(COUNTER),
     "counter.receipt": Get(COUNTER),
+    "counter.receipt_as_pdf": Get(COUNTER),
     "counter.operation": Get(COUNTER),
     "merchants.index": Get(MERCHANT_READERS),
     "merchants.show": Get(MERCHANT_READERS),
