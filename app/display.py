@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.accounts import find_user
 from app.engine import engine_config
 from app.formfields import ChoiceSource
 from app.i18n import current_language, pick
@@ -309,3 +310,11 @@ def register_display(app) -> None:
             "file_size": file_size,
         }
     )
+
+
+def actor_name(session: Session, actor: str) -> str:
+    """Who the ledger recorded as acting ("user:cardoffice"), by their display name and login:
+    卡务中心柜员（cardoffice）; the record as it is if no such user exists."""
+    username = actor.removeprefix("user:")
+    user = find_user(session, username)
+    return _("%(what)s（%(detail)s）", what=user.display_name, detail=username) if user else actor

@@ -95,7 +95,7 @@ def card_account_of(session: Session, person_id: int) -> CardAccount | None:
     )
 
 
-def _change(account_id: int):
+def net_change(account_id: int):
     """SQL: what the postings of an entry moved into (+) or out of (-) one account."""
     moved = case(
         (Posting.credit_id == account_id, Posting.amount),
@@ -120,8 +120,8 @@ def recent_journal(session: Session, person_id: int, limit: int = 20) -> list[Jo
             JournalEntry.amount,
             Card.card_no,
             Merchant.name.label("merchant"),
-            _change(account.purse_id).label("purse_change"),
-            _change(account.transitional_id).label("transitional_change"),
+            net_change(account.purse_id).label("purse_change"),
+            net_change(account.transitional_id).label("transitional_change"),
         )
         .join(Card, Card.id == JournalEntry.card_id)
         .outerjoin(Merchant, Merchant.id == JournalEntry.merchant_id)

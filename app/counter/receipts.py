@@ -8,15 +8,14 @@ from collections.abc import Iterable
 from flask import abort, render_template, url_for
 from flask_babel import gettext as _
 
-from app.auth.accounts import find_user
 from app.counter import records
 from app.counter.labels import label
 from app.counter.operation import Operation
 from app.counter.records import Record
+from app.display import actor_name
 from app.i18n import language
 from app.printouts.respond import pdf_response, stamp
 from app.web import env
-from ledger.context import Ctx
 from ledger.models.journal import JournalEntry
 from reports.receipt import RECEIPT
 
@@ -38,7 +37,7 @@ def receipt_facts(operations: Iterable[Operation], kind: str, ref: int) -> dict:
     return {
         "op": op, "person": records.card_of(ctx.session, record).person,
         "rows": op.receipt(ctx, record), "reference": _reference(record),
-        "clerk": _clerk(ctx, record.actor), "at": record.at, "url": receipt_url(record),
+        "clerk": actor_name(ctx.session, record.actor), "at": record.at, "url": receipt_url(record),
         "pdf": url_for("counter.receipt_as_pdf", kind=kind, ref=ref),
     }  # fmt: skip
 
@@ -61,13 +60,6 @@ def receipt_pdf(operations: Iterable[Operation], kind: str, ref: int):
         }  # fmt: skip
     printed = stamp(facts["reference"], "counter.receipt", "凭证号", kind=kind, ref=ref)
     return pdf_response(RECEIPT, data, printed, f"回执-{kind}-{ref}")
-
-
-def _clerk(ctx: Ctx, actor: str) -> str:
-    """Who acted, as the ledger recorded it ("user:cardoffice"), by their display name."""
-    username = actor.removeprefix("user:")
-    user = find_user(ctx.session, username)
-    return _("%(what)s（%(detail)s）", what=user.display_name, detail=username) if user else actor
 
 
 def _reference(record: Record) -> str:

@@ -3,13 +3,14 @@ record that names a receipt (a journal entry if money moved, else a card event),
 around it a receipt shows (the card, the balances as of it, the delegate, the refund). Reads
 only."""
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ledger.models.accounts import CardAccount
 from ledger.models.cards import Card, CardEvent, Delegation
 from ledger.models.journal import JournalEntry, Posting
 from ledger.models.money import Refund
+from ledger.queries import net_change
 
 #: A receipt's record: its kind in the URL, and the kind of the record.
 Record = JournalEntry | CardEvent
@@ -54,21 +55,13 @@ def balances_as_of(session: Session, account: CardAccount, record: Record) -> tu
     postings in the entries up to an entry, or up to an event's moment (the journal is
     append-only and one account's entries are written one after another, under its lock)."""
 
-    def moved(account_id: int):
-        change = case(
-            (Posting.credit_id == account_id, Posting.amount),
-            (Posting.debit_id == account_id, -Posting.amount),
-            else_=0,
-        )
-        return func.coalesce(func.sum(change), 0)
-
     if isinstance(record, JournalEntry):
         up_to = JournalEntry.id <= record.id
     else:
         up_to = JournalEntry.at <= record.at
     ids = (account.purse_id, account.transitional_id)
     query = (
-        select(moved(account.purse_id), moved(account.transitional_id))
+        select(net_change(account.purse_id), net_change(account.transitional_id))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(or_(Posting.credit_id.in_(ids), Posting.debit_id.in_(ids)), up_to)
     )

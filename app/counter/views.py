@@ -11,6 +11,8 @@ from app.counter.flow import operation_page
 from app.counter.labels import label, refund_reason
 from app.counter.money_ops import MONEY_OPERATIONS, REFUND
 from app.counter.receipts import receipt_page, receipt_pdf
+from app.i18n import language
+from app.printouts.respond import pdf_response, stamp
 from app.web import env, requires
 from ledger.context import Ctx
 from ledger.models.cards import Card
@@ -23,6 +25,12 @@ from ledger.queries import (
     find_cardholders,
     pending_refunds,
     recent_journal,
+)
+from reports.statement import (
+    STATEMENT,
+    cardholder_statement,
+    statement_period,
+    statement_reference,
 )
 from workflows.identity import Role
 
@@ -103,6 +111,22 @@ def _target_or_404(kind: str, person: Person):
     if found is None or found.person_id != person.id:
         abort(404)
     return found
+
+
+@bp.get("/counter/people/<int:person_id>/statement.pdf")
+@requires(Role.CARD_OFFICE)
+def statement_pdf(person_id: int):
+    """The cardholder's statement (校园卡对账单) for the campus days `from` to `to` (the last
+    30 days if left out), printed in Chinese; 400 for a reversed or too long range."""
+    holder, context = _person_or_404(person_id), env()
+    days = statement_period(request.args.get("from"), request.args.get("to"), context.today)
+    with language("zh"):
+        data = cardholder_statement(
+            context.session, holder, days, context.config.ledger.zone, kind_label=label
+        )
+    reference = statement_reference(person_id, days)
+    printed = stamp(reference, "counter.person", "对账单号", person_id=person_id)
+    return pdf_response(STATEMENT, data, printed, f"对账单-{reference}")
 
 
 @bp.route("/counter/people/<int:person_id>/<name>", methods=["GET", "POST"])

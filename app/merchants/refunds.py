@@ -10,9 +10,10 @@ from flask_babel import gettext as _
 
 from app.merchants import bp, queries
 from app.merchants.access import READERS, WRITERS
+from app.printouts.respond import pdf_response, stamp
 from app.web import env, perform_and_tell, requires, yuan
 from ledger.ops.closing import pay_bank_refunds
-from reports.refunds import bank_refund_batch_csv
+from reports.refunds import REFUND_BATCH, bank_refund_batch_csv, batch_list, batch_reference
 
 
 def _chosen(values) -> list[int]:
@@ -38,8 +39,7 @@ def batch():
     """The chosen refunds as a batch to check (count, total, CSV) before paying it."""
     chosen = _chosen(request.args)
     if not chosen:
-        flash(_("请至少选择一笔退款。"), "error")
-        return redirect(url_for("merchants.refunds"))
+        return _none_chosen()
     rows = queries.pending_bank_refunds(env().session, chosen)
     total = sum(row.refund.amount for row in rows)
     return render_template("merchants/batch.html", rows=rows, chosen=chosen, total=total)
@@ -55,6 +55,24 @@ def batch_csv():
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=bank-refund-batch.csv"},
     )
+
+
+@bp.get("/merchants/refunds/batch.pdf")
+@requires(*WRITERS)
+def batch_pdf():
+    """The chosen refunds as the printed list (the CSV's refunds), to sign and file."""
+    chosen = _chosen(request.args)
+    if not chosen:
+        return _none_chosen()
+    data = batch_list(env().session, chosen)
+    printed = stamp(batch_reference(chosen), "merchants.batch", "退款编号", refund_id=chosen)
+    return pdf_response(REFUND_BATCH, data, printed, f"退款批次清单-{chosen[0]}")
+
+
+def _none_chosen():
+    """Back to the refund list: a batch needs at least one refund."""
+    flash(_("请至少选择一笔退款。"), "error")
+    return redirect(url_for("merchants.refunds"))
 
 
 @bp.post("/merchants/refunds/pay")

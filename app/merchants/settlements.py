@@ -1,17 +1,31 @@
-"""Settlement runs (R11): who the next run settles, running it, past runs and a statement."""
+"""Settlement runs (R11): who the next run settles, running it, past runs and a statement
+(on screen and as the printed 商户结算单)."""
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
-from app.i18n import current_language
+from app.display import actor_name
+from app.i18n import current_language, language
 from app.merchants import bp, queries
 from app.merchants.access import READERS, WRITERS
 from app.paging import Page, campus_span, page_number
+from app.printouts.respond import pdf_response, stamp
 from app.web import env, perform, requires, yuan
 from ledger.errors import DomainError, NotFound
+from ledger.models.journal import JournalEntry
 from ledger.models.merchants import Settlement
 from ledger.ops.settlement import run_settlement
+from reports.settlement import (
+    SETTLEMENT,
+    AdjustmentLine,
+    settlement_reference,
+    settlement_statement,
+)
+from workflows.context import Env
 
 
 @bp.get("/merchants/settlements")
@@ -28,11 +42,17 @@ def settlements():
     )
 
 
-@bp.get("/merchants/settlements/<int:settlement_id>")
-@requires(*READERS)
-def statement(settlement_id: int):
-    """One merchant's statement for a period, with the adjustments made in it."""
-    context = env()
+@dataclass(frozen=True)
+class StatementFacts:
+    """A settlement, the campus days it covers as moments, and the adjustments made in them."""
+
+    settlement: Settlement
+    span: tuple[datetime, datetime]
+    adjustments: list[JournalEntry]
+
+
+def _statement(context: Env, settlement_id: int) -> StatementFacts:
+    """The statement `settlement_id` (NotFound if there is none)."""
     settlement = context.session.get(
         Settlement, settlement_id, options=[joinedload(Settlement.merchant)]
     )
@@ -40,9 +60,38 @@ def statement(settlement_id: int):
         raise NotFound(what_zh="结算单", what_en="statement", key=settlement_id)
     span = campus_span(settlement.period_start, settlement.period_end, context.config.ledger.zone)
     adjustments = queries.adjustments_of(context.session, settlement.merchant_id, span)
+    return StatementFacts(settlement, span, adjustments)
+
+
+@bp.get("/merchants/settlements/<int:settlement_id>")
+@requires(*READERS)
+def statement(settlement_id: int):
+    """One merchant's statement for a period, with the adjustments made in it."""
+    found = _statement(env(), settlement_id)
     return render_template(
-        "merchants/statement.html", settlement=settlement, adjustments=adjustments
+        "merchants/statement.html", settlement=found.settlement, adjustments=found.adjustments
     )
+
+
+@bp.get("/merchants/settlements/<int:settlement_id>.pdf")
+@requires(*READERS)
+def statement_pdf(settlement_id: int):
+    """The statement as the printed 商户结算单, for the merchant and the settlement centre to
+    sign."""
+    context = env()
+    found = _statement(context, settlement_id)
+    with language("zh"):
+        lines = [
+            AdjustmentLine(
+                entry.id, entry.at, entry.corrects_id, entry.card.card_no if entry.card else "",
+                entry.amount, entry.memo or "", actor_name(context.session, entry.actor),
+            )  # fmt: skip
+            for entry in found.adjustments
+        ]
+    data = settlement_statement(context.session, found.settlement, found.span, lines)
+    reference = settlement_reference(found.settlement)
+    printed = stamp(reference, "merchants.statement", "结算单号", settlement_id=settlement_id)
+    return pdf_response(SETTLEMENT, data, printed, f"商户结算单-{reference}")
 
 
 @bp.get("/merchants/settlements/run")

@@ -16,7 +16,7 @@ from PIL import Image
 from app.demo import PEOPLE
 from app.demo_requests import _requests
 from reports import fontbuild
-from reports.pdf import StaticOnlyFetcher, Stamp, render
+from reports.pdf import Stamp, StaticOnlyFetcher, render
 from reports.receipt import RECEIPT
 from tests.pdf_support import page_count, page_image, pdf_text
 

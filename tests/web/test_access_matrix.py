@@ -87,16 +87,19 @@ EXPECTED_GET = {
     "counter.person": Get(COUNTER),
     "counter.receipt": Get(COUNTER),
     "counter.receipt_as_pdf": Get(COUNTER),
+    "counter.statement_pdf": Get(COUNTER),
     "counter.operation": Get(COUNTER),
     "merchants.index": Get(MERCHANT_READERS),
     "merchants.show": Get(MERCHANT_READERS),
     "merchants.settlements": Get(MERCHANT_READERS),
     "merchants.statement": Get(MERCHANT_READERS),
+    "merchants.statement_pdf": Get(MERCHANT_READERS),
     "merchants.refunds": Get(MERCHANT_READERS),
     "merchants.confirm_run": Get(SETTLERS),
     "merchants.new_adjustment": Get(SETTLERS),
     "merchants.batch": Get(SETTLERS, 302),  # no refund chosen: back to the list
     "merchants.batch_csv": Get(SETTLERS),
+    "merchants.batch_pdf": Get(SETTLERS, 302),  # no refund chosen: back to the list
     **{f"admin.{name}": Get(ADMINS) for name in ADMIN_PAGES.split()},
 }
 #: Who may use each POST route (on the objects the resolvers name); PUBLIC: anyone at all.
