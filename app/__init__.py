@@ -91,6 +91,8 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app import admin, auth, counter, inbox, instances, main, merchants, portal
+    from app.printouts import requests as request_forms
 
     for blueprint in (auth, main, portal, inbox, counter, merchants, admin, instances):
         app.register_blueprint(blueprint.bp)
+    app.register_blueprint(request_forms.bp)

@@ -76,6 +76,7 @@ EXPECTED_GET = {
     "portal.my_requests": Get(EVERYONE),
     "portal.start": Get(STARTERS["temporary_card"]),
     "portal.print_request": Get(REQUEST_VIEWERS),
+    "printouts.request_form": Get(REQUEST_VIEWERS),
     "inbox.index": Get(EVERYONE),
     "inbox.away": Get(EVERYONE),
     "inbox.notifications": Get(EVERYONE),
