@@ -4,11 +4,12 @@
     .venv/bin/python bench/pdf.py [--runs 20] [--stock-runs 20]
 
 Set-up: the demo data on SQLite in a temporary folder, the demo temporary card request
-certified, reviewed and both people issued their cards at the counter, a settlement run, a
-cardholder's top-up from the bank. Each document is fetched once through the web app (as its
-users do) while the renderer's input, the document and its plain data, is recorded; then that
-input is rendered `--runs` times by one warm renderer with the forms' fonts, and `--stock-runs`
-times by one with only the system's Noto Sans CJK SC (the same template, PDF/A-3b both).
+certified, reviewed and both people issued their cards at the counter (the second card's
+receipt is printed), a settlement run, a cardholder's top-up from the bank, a graduate's card
+terminated (a bank refund). Each document is fetched once through the web app (as its users
+do) while the renderer's input, the document and its plain data, is recorded; then that input
+is rendered `--runs` times by one warm renderer with the forms' fonts, and `--stock-runs` times
+by one with only the system's Noto Sans CJK SC (the same template, PDF/A-3b both).
 
 Prints per document the median ms and the bytes of both; the last line is a JSON object
 `{"median_ms_max", "bytes_max", "stock_median_ms"}` (the slowest document's median, the
@@ -40,10 +41,10 @@ from app.extensions import db  # noqa: E402
 from app.uow import unit_of_work  # noqa: E402
 from ledger.base import Base  # noqa: E402
 from ledger.context import Ctx  # noqa: E402
-from ledger.models.cards import Card  # noqa: E402
-from ledger.models.journal import JournalEntry  # noqa: E402
+from ledger.models.cards import Card, CardEvent  # noqa: E402
 from ledger.models.merchants import Settlement  # noqa: E402
 from ledger.models.people import Person  # noqa: E402
+from ledger.ops.closing import TerminationReason, terminate_card  # noqa: E402
 from ledger.ops.money import TopUpMethod, top_up  # noqa: E402
 from ledger.ops.settlement import run_settlement  # noqa: E402
 from reports.pdf import Renderer  # noqa: E402
@@ -92,12 +93,16 @@ def _act(now: datetime) -> dict:
     card_no = db.session.scalar(select(Card.card_no).where(Card.person_id == person.id))
     top_up(ctx, card_no, 5000, TopUpMethod.BANK)
     run_settlement(Ctx(db.session, "user:settlement", now + timedelta(days=8)))
+    graduate = db.session.scalar(select(Card.card_no).join(Person).where(Person.name == "吴俊杰"))
+    refund = terminate_card(ctx, graduate, TerminationReason.GRADUATED)["refund_id"]
     return {
         "requests": {key: _instance(key).id for key in
                      ("DEMO-LSK-1", "DEMO-SHJR-1", "DEMO-BB-1", "DEMO-QZZZ-1", "DEMO-YQ-1")},
-        "entry": db.session.scalar(select(func.max(JournalEntry.id))),
+        "issued": db.session.scalar(
+            select(func.max(CardEvent.id)).where(CardEvent.reason == "issued")
+        ),
         "settlement": db.session.scalar(select(func.max(Settlement.id))),
-        "person": person.id,
+        "person": person.id, "refund": refund,
     }  # fmt: skip
 
 
@@ -110,8 +115,9 @@ def documents(ids: dict) -> list[tuple[str, str, str]]:
         for key, instance_id in ids["requests"].items()
     ]
     return found + [
-        ("receipt", "cardoffice", f"/counter/receipts/entry/{ids['entry']}.pdf"),
+        ("receipt", "cardoffice", f"/counter/receipts/event/{ids['issued']}.pdf"),
         ("settlement statement", "settlement", f"/merchants/settlements/{ids['settlement']}.pdf"),
+        ("refund batch", "settlement", f"/merchants/refunds/batch.pdf?refund_id={ids['refund']}"),
         ("cardholder statement", "cardoffice",
          f"/counter/people/{ids['person']}/statement.pdf?from={since}&to={today.isoformat()}"),
     ]  # fmt: skip

@@ -122,7 +122,7 @@ def test_r16_r03_a_delegated_reissue_records_the_delegate_the_fee_and_the_new_ca
     text = flat(pdf_text(form_pdf(as_user("cardoffice"), request_id)))
     for shown in (
         "补办校园卡申请表", "BB-DELEGATE-1", old_card, "损坏", "吴俊杰", "学生卡", "已补办作废",
-        "4401**********0813", "他人代办", "代办委托（R16）", "王小明",
+        "4401**********0813", "他人代办", "代办委托", "王小明",
         f"居民身份证 {DELEGATE_ID[:4]}**********{DELEGATE_ID[-4:]}", "委托证明", "委托书 2026-017",
         "工本费 20.00 元", "现金", "已核验证件 是", "已收取工本费 是", "代办人已签字",
         "新卡号 2026888001", "代办人", "卡务中心经办人",
@@ -185,7 +185,7 @@ def test_r19_the_roster_is_grouped_by_reason_with_its_counts(as_user, in_db):
     for shown in (
         "校园卡强制终止名单", "2026 届毕业及退学学生", "毕业 2 1 1", "退学 1 0 1", "合计 3 1 2",
         "毕业（2 人）", "退学（1 人）", f"{spared} 孙浩然", "不予终止", "4401**********0813",
-        "Aigerim Bekova", "孙浩然延期毕业", "退至银行卡（R14） 1 笔",
+        "Aigerim Bekova", "孙浩然延期毕业", "退至银行卡 1 笔",
     ):  # fmt: skip
         assert shown in text, shown
     assert re.search(r"已终止 2 ?张", text) and "440106200112070813" not in text
