@@ -288,6 +288,18 @@ def completed_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
     return sorted(tasks, key=lambda t: t.last_state_change)
 
 
+def completed_task_data(workflow: BpmnWorkflow, spec_name: str) -> list[dict]:
+    """The data of each completed task `spec_name`, in the order they finished, the tasks of
+    the workflow's subprocesses (a multi-instance step's instances) included."""
+    trees = [workflow, *workflow.subprocesses.values()]
+    done = [
+        task
+        for tree in trees
+        for task in tree.get_tasks(spec_name=spec_name, state=TaskState.COMPLETED)
+    ]
+    return [dict(task.data) for task in sorted(done, key=lambda t: t.last_state_change)]
+
+
 def carried_out_actions(tasks, ignore: Callable[[str], bool] = lambda _name: False) -> list[str]:
     """The service actions of the completed service tasks among `tasks` (a workflow's
     `get_tasks()`, or a task, whose iteration walks its descendants), but those `ignore`d."""

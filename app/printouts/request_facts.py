@@ -39,13 +39,7 @@ class Filed:
     def results(self, spec_name: str) -> list[dict]:
         """The data of each completed task `spec_name`, in the order they finished; the
         instances of a multi-instance step (its subprocesses) included."""
-        trees = [self.workflow, *self.workflow.subprocesses.values()]
-        done = [
-            task
-            for tree in trees
-            for task in tree.get_tasks(spec_name=spec_name, state=spiff.TaskState.COMPLETED)
-        ]
-        return [dict(task.data) for task in sorted(done, key=lambda t: t.last_state_change)]
+        return spiff.completed_task_data(self.workflow, spec_name)
 
     def result(self, spec_name: str, variable: str, default=None):
         """What the last completed task `spec_name` left in `variable` (a service task's
