@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import workflows.models  # noqa: F401  (every table on Base.metadata before anything uses it)
+from app.api import register_api
 from app.auth.accounts import load_user
 from app.cli import register_cli
 from app.config import Config, config_class
@@ -57,6 +58,7 @@ def create_app(config: ConfigArg = None) -> Flask:
     _ensure_instance_folder(app)
     _init_extensions(app)
     _register_blueprints(app)
+    register_api(app)
     register_error_handlers(app)
     register_cli(app)
     deploy_on_start(app)

@@ -5,6 +5,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.api.problems import api_language, is_api_request, problem
 from app.i18n import current_language as preferred_language
 from ledger.errors import DomainError
 from reports.pdf import FontsMissing
@@ -24,7 +25,10 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, code: str, message: str, lang: str):
-    """The error as JSON {"error": {"code", "message"}} or as the error page."""
+    """The error as problem+json for the API, as JSON {"error": {"code", "message"}} for a
+    page's script, or as the error page."""
+    if is_api_request():
+        return problem(status, code, message, lang)
     if wants_json():
         response = jsonify(error={"code": code, "message": message})
     else:
@@ -38,7 +42,7 @@ def error_response(status: int, code: str, message: str, lang: str):
 
 def handle_domain_error(error: DomainError):
     """Map a DomainError to its status and its message in the user's language."""
-    lang = preferred_language()
+    lang = api_language() if is_api_request() else preferred_language()
     return error_response(error.status, error.code, error.message(lang), lang)
 
 

@@ -278,3 +278,18 @@ def _latest(session, model, key_column, key):
 def latest_definition(session: Session, process_id: str) -> ProcessDefinition | None:
     """The newest deployed version of `process_id`."""
     return _latest(session, ProcessDefinition, ProcessDefinition.process_id, process_id)
+
+
+def latest_definitions(session: Session) -> list[ProcessDefinition]:
+    """The newest deployed version of every process, by process id."""
+    newest = (
+        select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.process_id)
+        .subquery()
+    )
+    query = select(ProcessDefinition).join(
+        newest,
+        (ProcessDefinition.process_id == newest.c.process_id)
+        & (ProcessDefinition.version == newest.c.v),
+    )
+    return list(session.scalars(query.order_by(ProcessDefinition.process_id)))

@@ -316,5 +316,6 @@ class Notification(Base):
     read_at: Mapped[datetime | None]
 
 
+import workflows.apitokens  # noqa: E402,F401  (personal API tokens)
 import workflows.ddl  # noqa: E402,F401  (the audit trail's triggers on create_all)
 import workflows.webstate  # noqa: E402,F401  (drafts, saved filters, login attempts)

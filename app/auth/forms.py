@@ -1,10 +1,12 @@
-"""The login form and the form that changes one's own password (Flask-WTF, so they carry the
-CSRF token)."""
+"""The login form, the form that changes one's own password and the one that makes a personal
+API token (Flask-WTF, so they carry the CSRF token)."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
+
+from workflows.apitokens import NAME_MAX
 
 #: The shortest password a user may choose (as an administrator's, app.admin.forms).
 MIN_PASSWORD = 8
@@ -40,4 +42,21 @@ class PasswordForm(FlaskForm):
             DataRequired(message=_l("请再次输入新密码")),
             EqualTo("new", message=_l("两次输入的新密码不一致")),
         ],
+    )
+
+
+#: How long a new API token may be valid, in days (the longest first: the default).
+TOKEN_DAYS = (365, 90, 30)
+
+
+class TokenForm(FlaskForm):
+    """A new API token: the user's name for it and how many days it is valid. The name is
+    checked by workflows.apitokens.issue_token, the one place that knows the rule."""
+
+    name = StringField(_l("令牌名称"), render_kw={"maxlength": NAME_MAX})
+    days = RadioField(
+        _l("有效期"),
+        coerce=int,
+        choices=[SelectChoice(days, _l("%(days)s 天", days=days)) for days in TOKEN_DAYS],
+        default=TOKEN_DAYS[0],
     )

@@ -1,7 +1,7 @@
 """The demo world the access tests walk the routes in: a copy of the demo database with the
 objects the routes name (a draft, a saved filter, a substitution, a settlement run, an
-incident, an attachment), every demo login logged in, and a fingerprint of the database to
-tell that a request changed nothing."""
+incident, an attachment, an API token), every demo login logged in, and a fingerprint of the
+database to tell that a request changed nothing."""
 
 import hashlib
 import re
@@ -29,6 +29,7 @@ from ledger.models.merchants import Settlement
 from ledger.models.people import Department, Person
 from ledger.ops.settlement import run_settlement
 from workflows import away, runtime, tasks, webstate
+from workflows.apitokens import issue_token
 from workflows.context import Env
 from workflows.models import Notification, ProcessInstance
 from workflows.registry import ACTIONS
@@ -106,6 +107,7 @@ ARGUMENTS = {
     "person_id": lambda ids: ids["person"],
     "user_id": lambda ids: ids["user"],
     "grant_id": lambda ids: ids["grant"],
+    "token_id": lambda ids: ids["token"],
     "code": lambda ids: "CANTEEN1",
     "process_id": lambda ids: "temporary_card",
     "name": lambda ids: "issue",
@@ -130,15 +132,16 @@ def _failing_action(env, **params):
 
 
 def make_objects(now: datetime) -> dict:
-    """What the routes name besides the demo requests: a draft of the applicant, a saved
-    filter and a coming substitution of the approver, a settlement run a week later, and an
-    incident (the reissue of DEMO-BB-1 failing at the counter)."""
+    """What the routes name besides the demo requests: a draft and an API token of the
+    applicant, a saved filter and a coming substitution of the approver, a settlement run a
+    week later, and an incident (the reissue of DEMO-BB-1 failing at the counter)."""
     request = db.session.get(ProcessInstance, instance_id("DEMO-LSK-1"))
     (task,) = runtime.open_tasks(db.session, request.id)
     applicant, approver = env_of("applicant", now), env_of("approver", now)
     cs = db.session.scalar(select(Department.id).where(Department.code == "CS"))
     draft = webstate.save_draft(applicant, "temporary_card", {"reason": "草稿"}, cs, None)
     saved = webstate.save_filter(approver, "逾期", {"overdue": "1"})
+    token, _plain = issue_token(db.session, applicant.user, "报表脚本", now)
     hr, later = find_user(db.session, "hr"), approver.today + timedelta(days=10)
     substitution = away.name_substitute(approver, hr.id, later, later + timedelta(days=5))
     run_settlement(Ctx(db.session, "user:settlement", now + timedelta(days=8)))
@@ -154,6 +157,7 @@ def make_objects(now: datetime) -> dict:
         "settlement": db.session.scalar(select(func.max(Settlement.id))),
         "person": db.session.scalar(select(Person.id).where(Person.name == "孙浩然")),
         "user": applicant.user.id, "grant": applicant.user.grants[0].id,
+        "token": token.id,
         "issued": db.session.scalar(
             select(func.min(CardEvent.id)).where(CardEvent.reason == "issued")
         ),

@@ -71,6 +71,7 @@ EXPECTED_GET = {
     "main.health": Get(EVERYONE, anonymous=200),
     "auth.login": Get(EVERYONE, 302, anonymous=200),  # logged in already: sent on
     "auth.change_password": Get(EVERYONE),
+    "auth.tokens": Get(EVERYONE),
     "portal.start_list": Get(EVERYONE),
     "portal.drafts": Get(EVERYONE),
     "portal.my_requests": Get(EVERYONE),
@@ -108,6 +109,8 @@ EXPECTED_POST = {
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.change_password": EVERYONE,
+    "auth.tokens": EVERYONE,  # makes a token of one's own
+    "auth.revoke_token": frozenset({"applicant", "admin"}),  # the token's owner; admins
     "i18n.choose_language": PUBLIC,
     "portal.start": STARTERS["temporary_card"],
     "portal.delete_draft": frozenset({"applicant"}),  # the draft's owner
@@ -135,10 +138,11 @@ EXPECTED_POST = {
 
 
 def route_table(app: Flask) -> list[tuple[str, str, str]]:
-    """(method, endpoint, rule) of every rule but `static`, GET and POST each once."""
+    """(method, endpoint, rule) of every rule but `static` and the JSON API's (which a session
+    does not authorise: tests/web/test_api_*.py cover them by token), GET and POST each once."""
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or rule.rule.startswith("/api/"):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, rule.endpoint, rule.rule))
