@@ -2,6 +2,7 @@
 inbox) and a request with its current tasks and audit trail. Texts (process and step names)
 are in the caller's language."""
 
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from datetime import datetime
 
 from flask import abort
@@ -64,7 +65,7 @@ class Tasks(MethodView):
         rows = inbox_page(env.session, scope, args["limit"], _cursor(args["after"]))
         tasks = [_task(row) for row in rows]
         last = rows[-1] if len(rows) == args["limit"] else None
-        cursor = f"{last.created_at.isoformat()}_{last.id}" if last else None
+        cursor = _next_cursor(last) if last else None
         return {"tasks": tasks, "next": cursor}
 
 
@@ -101,12 +102,17 @@ def _task(row) -> dict:
     return shown | {"title": step_title(row.title, row.kind)}
 
 
+def _next_cursor(row) -> str:
+    """An opaque, URL-safe cursor naming the row a page ended on."""
+    return urlsafe_b64encode(f"{row.created_at.isoformat()}_{row.id}".encode()).decode()
+
+
 def _cursor(text: str | None) -> tuple[datetime, int] | None:
     """The (created_at, id) a `next` cursor names; 422 if it names nothing."""
     if text is None:
         return None
-    moment, _sep, number = text.rpartition("_")
     try:
+        moment, _sep, number = urlsafe_b64decode(text.encode()).decode().rpartition("_")
         return datetime.fromisoformat(moment), int(number)
-    except ValueError:
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         abort(422)
