@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.display import PROCESSES
 from app.i18n import pick
 from ledger.errors import InvalidInput
+from workflows.deploy import latest_definitions
 from workflows.identity import User
 from workflows.models import ProcessDefinition, ProcessInstance
 
@@ -25,21 +26,6 @@ KEY_PREFIXES = {
     "merchant_revocation": "SHCX",
 }
 OTHER_PREFIX = "SQ"
-
-
-def latest_definitions(session: Session) -> list[ProcessDefinition]:
-    """The newest version of every deployed process, by process id."""
-    newest = (
-        select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("v"))
-        .group_by(ProcessDefinition.process_id)
-        .subquery()
-    )
-    query = select(ProcessDefinition).join(
-        newest,
-        (ProcessDefinition.process_id == newest.c.process_id)
-        & (ProcessDefinition.version == newest.c.v),
-    )
-    return list(session.scalars(query.order_by(ProcessDefinition.process_id)))
 
 
 def may_file(user: User, definition: ProcessDefinition) -> bool:
