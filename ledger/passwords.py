@@ -36,3 +36,9 @@ def verify_password(password: str | None, stored: str) -> bool:
         password.encode(), salt=bytes.fromhex(salt), n=int(cost), r=8, p=1, dklen=32
     )
     return hmac.compare_digest(candidate.hex(), digest)
+
+
+def hash_secret(plain: str) -> str:
+    """The SHA-256 (hex) of a random secret (an API token, a device key): a 256-bit random
+    secret needs no salt or slow hash, and the hash can be looked up."""
+    return hashlib.sha256(plain.encode()).hexdigest()

@@ -2,7 +2,6 @@
 it, acting with the user's own roles. Only the token's SHA-256 is stored; the plain text is
 shown once, when it is made. Operations only flush."""
 
-import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.base import Base
 from ledger.errors import DomainError, InvalidInput, NotFound
+from ledger.passwords import hash_secret
 from workflows.identity import Role, User, utcnow
 
 #: What every token starts with, so that a leaked one is recognised (by a secret scanner, say).
@@ -72,7 +72,7 @@ class TooManyTokens(DomainError):
 
 def hash_token(plain: str) -> str:
     """The SHA-256 (hex) of a plain token, as `token_hash` stores it."""
-    return hashlib.sha256(plain.encode()).hexdigest()
+    return hash_secret(plain)
 
 
 def _live(now: datetime):

@@ -18,7 +18,8 @@ from ledger.ops.settlement import run_settlement
 group = AppGroup("ledger", help="The card ledger's checks and scheduled jobs.")
 
 
-def _job_ctx() -> Ctx:
+def job_ctx() -> Ctx:
+    """The context of a command run by the IT centre: the system acts, now."""
     return Ctx(session=db.session, actor="system:cli", now=datetime.now(UTC))
 
 
@@ -38,7 +39,7 @@ def check() -> None:
 def expire() -> None:
     """Move temporary cards past their expiry to `expired` (R04)."""
     with unit_of_work():
-        expired = expire_cards(_job_ctx())
+        expired = expire_cards(job_ctx())
     click.echo(f"到期临时卡 {len(expired)} 张：{' '.join(expired) or '无'}")
 
 
@@ -46,7 +47,7 @@ def expire() -> None:
 def settle() -> None:
     """Settle every merchant whose period has run (R11)."""
     with unit_of_work():
-        results = run_settlement(_job_ctx())
+        results = run_settlement(job_ctx())
     for row in results:
         click.echo(json.dumps(row, ensure_ascii=False))
     click.echo(f"已结算商户 {len(results)} 户")
@@ -57,7 +58,7 @@ def refund_batch() -> None:
     """Pay pending bank refunds (graduates, R14) in one batch; those of holders with no bank
     card on file are left out, to be paid in cash at the counter."""
     with unit_of_work():
-        batch = pay_bank_refunds(_job_ctx())
+        batch = pay_bank_refunds(job_ctx())
     click.echo(json.dumps(batch, ensure_ascii=False))
     click.echo(
         f"已退至银行卡 {batch['count']} 笔，合计 {yuan(batch['total'])} 元；"

@@ -20,7 +20,7 @@ from app.engine import engine_config
 from app.extensions import db
 from app.uow import unit_of_work
 from ledger.base import Base
-from tests.web.api_support import api_as  # noqa: F401  (the API tests' fixture)
+from tests.web.api_support import api_as, device_as  # noqa: F401  (the API tests' fixtures)
 from tests.web.browser_support import (  # noqa: F401  (the browser tests' marker and fixtures)
     browser,
     live_server,
