@@ -75,9 +75,10 @@ bench: setup
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/api.py
 	$(BIN)/python bench/pdf.py
 
-# Copy the bpmn-js pinned in package.json into app/static/vendor/ (needs node and npm); the
-# copy is committed, so running the app needs neither.
+# Copy the JavaScript pinned in package.json (bpmn-js, swagger-ui-dist) into app/static/vendor/
+# (needs node and npm); the copy is committed, so running the app needs neither.
 vendor-js:
 	sh scripts/vendor_js.sh

@@ -18,6 +18,7 @@ from app.errors import register_error_handlers
 from app.extensions import csrf, db, login_manager, migrate
 from app.i18n import register_i18n
 from app.nav import register_nav
+from app.urls import RowIdConverter
 from app.web import register_filters
 from ledger.db import configure_engine
 
@@ -48,6 +49,7 @@ def resolve_config(config: ConfigArg, environ: Mapping[str, str]) -> tuple[type[
 def create_app(config: ConfigArg = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error handlers and CLI commands."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowIdConverter
     config_cls, overrides = resolve_config(config, os.environ)
     app.config.from_object(config_cls)
     app.config.update(config_cls.from_environ(os.environ, app.instance_path))

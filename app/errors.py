@@ -5,7 +5,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.api.problems import api_language, is_api_request, problem
+from app.api.problems import api_language, is_api_request, problem, status_problem
 from app.i18n import current_language as preferred_language
 from ledger.errors import DomainError
 from reports.pdf import FontsMissing
@@ -62,7 +62,10 @@ HTTP_MESSAGES = {
 
 
 def handle_http_error(error: HTTPException):
-    """403, 404 ... as the error page (or JSON) in the user's language."""
+    """403, 404 ... as the error page (or JSON) in the user's language; the API's own
+    problem for the API's requests."""
+    if is_api_request():
+        return status_problem(error.code)
     lang = preferred_language()
     code, zh, en = HTTP_MESSAGES[error.code]
     return error_response(error.code, code, zh if lang == "zh" else en, lang)

@@ -9,8 +9,8 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from app.api.openapi import ProblemResponses, ProblemSchema
 from app.api.idempotency import conflict_problem
+from app.api.openapi import ProblemResponses, ProblemSchema
 from app.api.problems import is_api_request, status_problem
 from ledger.errors import IdempotencyConflict
 

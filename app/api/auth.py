@@ -6,6 +6,9 @@ device key (`Authorization: Bearer cct_…`), bound to the device, its merchant 
 The API never reads the session cookie, so a browser's login does not authorise API calls
 (and CSRF, a cookie's risk, does not arise)."""
 
+from collections.abc import Callable
+from functools import wraps
+
 from flask import abort, g, request
 
 from app.engine import engine_config
@@ -16,7 +19,7 @@ from ledger.context import Ctx
 from ledger.devicekeys import Device, device_of_key
 from workflows.apitokens import user_of_token
 from workflows.context import Env
-from workflows.identity import User
+from workflows.identity import Role, User
 
 
 def token_of_request() -> str | None:
@@ -54,6 +57,23 @@ def authenticate_device(kind: str) -> None:
 def api_user() -> User:
     """The user the request's token belongs to."""
     return g.api_user
+
+
+def allowed(*roles: Role) -> Callable:
+    """Decorator: 403 unless the caller holds one of `roles` (administrators hold all),
+    checked before the request's input is read."""
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            user = api_user()
+            if not any(user.has_role(role) for role in (*roles, Role.ADMIN)):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
 
 
 def api_device() -> Device:

@@ -21,6 +21,7 @@ from app.display import department_names, process_name, start_data, step_title
 from app.instances.page import current_tasks
 from app.instances.timeline import timeline
 from workflows import permissions
+from workflows.context import Env
 from workflows.deploy import latest_definitions
 from workflows.inbox import inbox_page, scope_of
 from workflows.models import ProcessInstance
@@ -45,8 +46,10 @@ class Definitions(MethodView):
         """The processes deployed now (each at its latest version)."""
         return [
             {
-                "process_id": d.process_id, "name": process_name(d.process_id, d.name),
-                "version": d.version, "start_form": d.start_form,
+                "process_id": d.process_id,
+                "name": process_name(d.process_id, d.name),
+                "version": d.version,
+                "start_form": d.start_form,
                 "start_roles": sorted({d.start_role, *d.start_roles} - {None}),
             }  # fmt: skip
             for d in latest_definitions(api_env().session)
@@ -75,19 +78,25 @@ class Instance(MethodView):
     def get(self, instance_id: int):
         """A request one may see, with its start data, current tasks and audit trail."""
         env = api_env()
-        names = department_names(env.session)
         instance = env.session.get(ProcessInstance, instance_id)
         if instance is None or not permissions.can_view(env, instance):
             abort(404)
-        return {
-            "id": instance.id, "process_id": instance.process_id,
-            "business_key": instance.business_key, "title": instance.title,
-            "status": instance.status.value, "department_id": instance.department_id,
-            "started_at": instance.started_at, "ended_at": instance.ended_at,
-            "data": start_data(env, instance),
-            "tasks": [vars(t) for t in current_tasks(env, instance.id, names)],
-            "audit": [vars(e) for e in timeline(env.session, instance.id)],
-        }  # fmt: skip
+        return instance_body(env, instance)
+
+
+def instance_body(env: Env, instance: ProcessInstance) -> dict:
+    """A request as the API shows it (InstanceSchema): its start data, current tasks and
+    audit trail. The caller checks first that the user may see it."""
+    names = department_names(env.session)
+    return {
+        "id": instance.id, "process_id": instance.process_id,
+        "business_key": instance.business_key, "title": instance.title,
+        "status": instance.status.value, "department_id": instance.department_id,
+        "started_at": instance.started_at, "ended_at": instance.ended_at,
+        "data": start_data(env, instance),
+        "tasks": [vars(t) for t in current_tasks(env, instance.id, names)],
+        "audit": [vars(e) for e in timeline(env.session, instance.id)],
+    }  # fmt: skip
 
 
 #: The inbox row's columns a task carries as they are.
