@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    set up, migrate, load demo data, serve http://127.0.0.1:5000"
 	@echo "make test   set up, then ruff, import-linter and pytest (PYTEST_ARGS=...)"
-	@echo "make bench  set up, then python bench/ledger.py, engine.py, web.py and pdf.py"
+	@echo "make bench  set up, then python bench/ledger.py, engine.py, web.py, api.py and pdf.py"
 
 setup: debs $(STAMP) fonts
 

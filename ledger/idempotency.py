@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.context import Ctx
 from ledger.errors import DomainError, IdempotencyConflict, InvalidInput
-from ledger.models.money import IdempotencyKey
+from ledger.models.money import MAX_KEY_LENGTH, IdempotencyKey
 
 _keys = IdempotencyKey.__table__
 # Built once: the hot path should not rebuild (and re-key) a statement per request.
@@ -148,10 +148,10 @@ def _release_key(ctx: Ctx, key: str) -> None:
 
 
 def _check_key(key) -> None:
-    if not (isinstance(key, str) and 8 <= len(key) <= 80):
+    if not (isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH):
         raise InvalidInput(
-            reason_zh="幂等键须为 8 至 80 个字符",
-            reason_en="an idempotency key has 8 to 80 characters",
+            reason_zh=f"幂等键须为 8 至 {MAX_KEY_LENGTH} 个字符",
+            reason_en=f"an idempotency key has 8 to {MAX_KEY_LENGTH} characters",
         )
 
 

@@ -17,7 +17,7 @@ PARAMETER = {
     "in": "header",
     "name": HEADER,
     "required": True,
-    "schema": {"type": "string", "minLength": 8, "maxLength": 64},
+    "schema": {"type": "string", "minLength": 8, "maxLength": 64, "pattern": "^[!-~]{8,64}$"},
     "description": "the caller's unique key for this operation; a retry sends the same key",
 }
 

@@ -3,7 +3,6 @@ statement (the settlement centre and the card office read them), and the weekly 
 run (the settlement centre, R11). Administrators may call every endpoint."""
 
 from flask.views import MethodView
-from sqlalchemy.orm import Session
 
 from app.api.auth import allowed, api_ctx, api_env
 from app.api.blueprints import api_blueprint
@@ -16,19 +15,14 @@ from app.api.card_schemas import (
     SettlementStatementSchema,
 )
 from app.api.idempotency import PARAMETER, idempotency_key
-from app.display import actor_name
 from app.merchants.access import READERS, WRITERS
-from app.merchants.queries import MerchantFilter, adjustments_of, merchants, settlements_of
-from app.paging import campus_span
+from app.merchants.queries import MerchantFilter, merchants, settlements_of
+from app.merchants.settlements import statement_data, statement_facts
 from app.uow import unit_of_work
 from ledger.context import Ctx
-from ledger.errors import NotFound
 from ledger.idempotency import idempotent
-from ledger.models.journal import JournalEntry
-from ledger.models.merchants import Settlement
 from ledger.ops.merchants import find_merchant
 from ledger.ops.settlement import run_settlement
-from reports.settlement import AdjustmentLine, settlement_statement
 
 blp = api_blueprint("merchants", "Merchants: settlement runs and statements")
 
@@ -64,23 +58,8 @@ class SettlementStatement(MethodView):
         turnover, the adjustments made in it with who made them and why, the fee and the
         payout, as printed."""
         env = api_env()
-        settlement = env.session.get(Settlement, settlement_id)
-        if settlement is None:
-            raise NotFound(what_zh="结算单", what_en="statement", key=settlement_id)
-        zone = env.config.ledger.zone
-        span = campus_span(settlement.period_start, settlement.period_end, zone)
-        made = adjustments_of(env.session, settlement.merchant_id, span)
-        lines = [_adjustment_line(env.session, entry) for entry in made]
-        return {"id": settlement.id} | settlement_statement(env.session, settlement, span, lines)
-
-
-def _adjustment_line(session: Session, entry: JournalEntry) -> AdjustmentLine:
-    """An adjustment as the statement lists it, who made it by name (caller's language)."""
-    card_no = entry.card.card_no if entry.card else ""
-    who = actor_name(session, entry.actor)
-    return AdjustmentLine(
-        entry.id, entry.at, entry.corrects_id, card_no, entry.amount, entry.memo or "", who
-    )
+        found = statement_facts(env, settlement_id)
+        return {"id": settlement_id} | statement_data(env, found)
 
 
 def _settle_due(ctx: Ctx) -> dict:

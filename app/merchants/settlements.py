@@ -51,7 +51,7 @@ class StatementFacts:
     adjustments: list[JournalEntry]
 
 
-def _statement(context: Env, settlement_id: int) -> StatementFacts:
+def statement_facts(context: Env, settlement_id: int) -> StatementFacts:
     """The statement `settlement_id` (NotFound if there is none)."""
     settlement = context.session.get(
         Settlement, settlement_id, options=[joinedload(Settlement.merchant)]
@@ -63,11 +63,24 @@ def _statement(context: Env, settlement_id: int) -> StatementFacts:
     return StatementFacts(settlement, span, adjustments)
 
 
+def statement_data(context: Env, found: StatementFacts) -> dict:
+    """The statement's data as printed (and as the API answers it): settlement_statement's,
+    with who made each adjustment by name."""
+    lines = [
+        AdjustmentLine(
+            entry.id, entry.at, entry.corrects_id, entry.card.card_no if entry.card else "",
+            entry.amount, entry.memo or "", actor_name(context.session, entry.actor),
+        )  # fmt: skip
+        for entry in found.adjustments
+    ]
+    return settlement_statement(context.session, found.settlement, found.span, lines)
+
+
 @bp.get("/merchants/settlements/<int:settlement_id>")
 @requires(*READERS)
 def statement(settlement_id: int):
     """One merchant's statement for a period, with the adjustments made in it."""
-    found = _statement(env(), settlement_id)
+    found = statement_facts(env(), settlement_id)
     return render_template(
         "merchants/statement.html", settlement=found.settlement, adjustments=found.adjustments
     )
@@ -79,16 +92,9 @@ def statement_pdf(settlement_id: int):
     """The statement as the printed 商户结算单, for the merchant and the settlement centre to
     sign."""
     context = env()
-    found = _statement(context, settlement_id)
+    found = statement_facts(context, settlement_id)
     with language("zh"):
-        lines = [
-            AdjustmentLine(
-                entry.id, entry.at, entry.corrects_id, entry.card.card_no if entry.card else "",
-                entry.amount, entry.memo or "", actor_name(context.session, entry.actor),
-            )  # fmt: skip
-            for entry in found.adjustments
-        ]
-    data = settlement_statement(context.session, found.settlement, found.span, lines)
+        data = statement_data(context, found)
     reference = settlement_reference(found.settlement)
     printed = stamp(reference, "merchants.statement", "结算单号", settlement_id=settlement_id)
     return pdf_response(SETTLEMENT, data, printed, f"商户结算单-{reference}")

@@ -78,12 +78,17 @@ class NetworkFeeWeek(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))
 
 
+#: The longest idempotency key: a caller's own key of up to 64 characters (the API's
+#: Idempotency-Key) after who calls, such as "terminal:<code of up to 32>:".
+MAX_KEY_LENGTH = 120
+
+
 class IdempotencyKey(Base):
     """The first result of a retried operation, returned again on replay."""
 
     __tablename__ = "idempotency_keys"
 
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
     operation: Mapped[str] = mapped_column(String(40))
     request_hash: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict] = mapped_column(JSON)

@@ -101,6 +101,14 @@ def test_a_purchase_without_an_idempotency_key_is_refused_in_the_callers_languag
     assert balance_of(in_db, card) == before
 
 
+def test_a_key_of_64_characters_is_taken_after_the_terminals_code(device_as, in_db):
+    pos, card = device_as(terminal="CANTEEN1-01"), card_of(in_db)
+    reply = pos.send(PURCHASES, {"card_no": card, "amount": 300}, key="k" * 64)
+    assert reply.status_code == 201, reply.json
+    too_long = pos.send(PURCHASES, {"card_no": card, "amount": 300}, key="k" * 65)
+    assert too_long.status_code == 422 and too_long.json["code"] == "idempotency_key_invalid"
+
+
 def test_a_replay_returns_the_first_answer_and_charges_once(device_as, in_db):
     pos, card = device_as(terminal="MARKET-01"), card_of(in_db)
     before, count = balance_of(in_db, card), purchases(in_db)
