@@ -7,6 +7,7 @@ database of their own. Outside CI they skip when no server answers; with CI=true
 
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -47,17 +48,27 @@ def _pg_admin():
     return admin
 
 
+@contextmanager
+def new_pg_database(prefix: str):
+    """The URL of a new PostgreSQL database named `prefix` and a random suffix, dropped
+    (whoever is still connected) afterwards."""
+    admin = _pg_admin()
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """The URL of a PostgreSQL database made for this test run, dropped at its end."""
-    admin = _pg_admin()
-    name = f"cardoffice_test_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(database=name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_pg_database("cardoffice_test") as url:
+        yield url
 
 
 def _fresh_schema(engine):

@@ -12,6 +12,18 @@ from ledger.context import Ctx
 from ledger.devicekeys import issue_device_key
 from workflows.apitokens import issue_token
 
+PROBLEM = "application/problem+json"
+
+
+def assert_role_check(reply, allowed: bool, what) -> None:
+    """A cell of an authorisation matrix, called in English: a caller `allowed` gets past the
+    role check (neither 401 nor 403), anyone else gets the 403 problem."""
+    if allowed:
+        assert reply.status_code not in (401, 403), (what, reply.json)
+    else:
+        assert reply.status_code == 403 and reply.mimetype == PROBLEM, what
+        assert reply.json["code"] == "forbidden" and reply.json["detail"] == "You may not do this."
+
 
 class ApiClient:
     """A test client that sends `Authorization: Bearer <token>` (and Accept-Language).

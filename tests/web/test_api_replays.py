@@ -4,11 +4,10 @@ are the first one. The app runs on a database of its own holding the demo data, 
 requests run in threads that start together."""
 
 import threading
-import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app import create_app
 from app.demo import load_demo
@@ -16,7 +15,7 @@ from app.extensions import db
 from app.uow import unit_of_work
 from ledger.base import Base
 from ledger.models.journal import EntryKind, JournalEntry
-from tests.conftest import PG_URL, _pg_admin
+from tests.conftest import new_pg_database
 from tests.web.api_support import DeviceClient, device_key_of
 from tests.web.test_api_terminals import PURCHASES, balance_of, card_of
 
@@ -27,22 +26,16 @@ CALLS = 3
 @pytest.fixture(scope="module")
 def pg_web():
     """The app on a new PostgreSQL database with the demo data, dropped afterwards."""
-    admin = _pg_admin()
-    name = f"cardoffice_api_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        with unit_of_work():
-            load_demo(db.session, datetime.now(UTC))
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_pg_database("cardoffice_api") as url:
+        uri = url.render_as_string(hide_password=False)
+        app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": uri})
+        with app.app_context():
+            Base.metadata.create_all(db.engine)
+            with unit_of_work():
+                load_demo(db.session, datetime.now(UTC))
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
