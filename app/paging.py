@@ -1,10 +1,12 @@
-"""Lists a page at a time (which page the query asks for, what the pager shows) and the
-campus days of list filters."""
+"""Lists a page at a time (which page the query asks for, what the pager shows), the campus
+days of list filters and their text search."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, or_
 
 PAGE_SIZE = 50
 
@@ -57,3 +59,9 @@ def campus_span(first: date | None, last: date | None, zone: ZoneInfo):
     start = datetime.combine(first, time(0), tzinfo=zone) if first else None
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone) if last else None
     return start, end
+
+
+def containing(text: str, *columns) -> ColumnElement[bool]:
+    """Rows one of whose `columns` contains `text`, case aside; a % or _ typed is itself, not
+    a wildcard."""
+    return or_(*(column.icontains(text, autoescape=True) for column in columns))

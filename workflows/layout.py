@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from workflows.deploy import xml_parser
+
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {
     "bpmn": BPMN,
@@ -196,7 +198,7 @@ def _offset(layout: Layout, ids, dx: float, dy: float) -> None:
 
 def lay_out(text: bytes) -> bytes:
     """`text` (a BPMN file) with a fresh diagram for its (first) process."""
-    root = etree.fromstring(text, etree.XMLParser(remove_blank_text=False))
+    root = etree.fromstring(text, xml_parser(remove_blank_text=False))
     process = root.find("bpmn:process", NS)
     collaboration = _collaboration(root, process)
     participant = collaboration.find("bpmn:participant", NS)

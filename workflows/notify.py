@@ -58,7 +58,8 @@ def _queue_mail(env: Env, ids: list[int], instance, text_zh: str, text_en: str, 
         message = EmailMessage()
         message["From"] = env.config.mail.sender
         message["To"] = address
-        message["Subject"] = f"[校园卡] {text_zh}"[:200]
+        # One line whatever the text holds: a line break in a header is refused (or injected).
+        message["Subject"] = " ".join(f"[校园卡] {text_zh}".split())[:200]
         message.set_content(f"{text_zh}\n{text_en}\n\n{link}\n")
         env.session.info.setdefault(OUTBOX, []).append((env.config.mail, message))
 

@@ -43,12 +43,18 @@ SAFE_BUILTINS = {
 Dispatch = Callable[[str, dict, Task], object]
 
 
+#: String methods that read attributes named in their text.
+FORMATTERS = ("format", "format_map")
+
+
 def unsafe_reason(source: str, mode: str = "eval") -> str | None:
     """Why `source` (an expression, or with mode 'exec' a script) may not run, or None.
 
     Restricted builtins alone are no sandbox: `().__class__.__base__...` reaches the whole
     interpreter. So names and attributes starting with an underscore, and imports, are
-    refused; what is left are plain expressions over task data.
+    refused; so are str.format and format_map, which follow attribute names written inside
+    their text ("{0.__class__}".format(x)), out of this check's sight. What is left are plain
+    expressions over task data.
     """
     try:
         tree = ast.parse(source.strip(), mode=mode)
@@ -57,6 +63,8 @@ def unsafe_reason(source: str, mode: str = "eval") -> str | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             return "imports are not allowed"
+        if isinstance(node, ast.Attribute) and node.attr in FORMATTERS:
+            return f"{node.attr} is not allowed (it reads attributes named in its text)"
         name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
         if isinstance(name, str) and name.startswith("_"):
             return f"the name {name!r} is not allowed"

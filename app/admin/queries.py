@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from app.paging import campus_span
+from app.paging import campus_span, containing
 from workflows.models import (
     ENDED,
     AuditEntry,
@@ -53,7 +53,7 @@ def users(session: Session, q: str = "") -> list[User]:
     """Users by username (with their grants), whose username or name contains `q`."""
     query = select(User).order_by(User.username)
     if q:
-        query = query.where(or_(User.username.ilike(f"%{q}%"), User.display_name.ilike(f"%{q}%")))
+        query = query.where(containing(q, User.username, User.display_name))
     return list(session.scalars(query).unique())
 
 
@@ -115,9 +115,8 @@ def _instances(wanted: InstanceFilter, zone: ZoneInfo) -> Select:
     if wanted.definition_id:
         query = query.where(ProcessInstance.definition_id == wanted.definition_id)
     if wanted.key:
-        pattern = f"%{wanted.key}%"
         query = query.where(
-            or_(ProcessInstance.business_key.ilike(pattern), ProcessInstance.title.ilike(pattern))
+            containing(wanted.key, ProcessInstance.business_key, ProcessInstance.title)
         )
     span = campus_span(wanted.since, wanted.until, zone)
     return _within(query, ProcessInstance.started_at, span)
@@ -166,20 +165,15 @@ def _audit(wanted: AuditFilter, zone: ZoneInfo) -> Select:
         ProcessInstance, AuditEntry.instance_id == ProcessInstance.id
     )
     if wanted.key:
-        query = query.where(ProcessInstance.business_key.ilike(f"%{wanted.key}%"))
+        query = query.where(containing(wanted.key, ProcessInstance.business_key))
     if wanted.actor:
         actor, behalf = aliased(User), aliased(User)
-        pattern = f"%{wanted.actor}%"
+        names = (actor.username, actor.display_name, behalf.username, behalf.display_name)
         query = (
             query.outerjoin(actor, AuditEntry.actor_id == actor.id)
             .outerjoin(behalf, AuditEntry.on_behalf_of_id == behalf.id)
-            .where(
-                or_(
-                    actor.username.ilike(pattern), actor.display_name.ilike(pattern),
-                    behalf.username.ilike(pattern), behalf.display_name.ilike(pattern),
-                )
-            )
-        )  # fmt: skip
+            .where(containing(wanted.actor, *names))
+        )
     if wanted.action:
         query = query.where(AuditEntry.action == wanted.action)
     return _within(query, AuditEntry.at, campus_span(wanted.since, wanted.until, zone))

@@ -4,9 +4,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from app.paging import containing
 from ledger.models.accounts import CardAccount
 from ledger.models.cards import Card
 from ledger.models.journal import EntryKind, JournalEntry
@@ -38,8 +39,7 @@ def merchants(session: Session, wanted: MerchantFilter) -> list[Merchant]:
     """Merchants by code, with their supervising departments, as `wanted` narrows them."""
     query = select(Merchant).options(joinedload(Merchant.supervising_department))
     if wanted.q:
-        pattern = f"%{wanted.q}%"
-        query = query.where(or_(Merchant.code.ilike(pattern), Merchant.name.ilike(pattern)))
+        query = query.where(containing(wanted.q, Merchant.code, Merchant.name))
     if wanted.category:
         query = query.where(Merchant.category == wanted.category)
     if wanted.state:

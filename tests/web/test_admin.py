@@ -80,6 +80,13 @@ def test_the_admin_overview_counts_live_requests(as_user):
 # --- users and roles ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("typed", ["%", "_"])
+def test_a_wildcard_typed_in_the_user_search_is_itself(as_user, typed):
+    admin = as_user("admin")
+    assert "approver" in admin.get("/admin/users?q=pro").get_data(as_text=True)
+    assert "approver" not in admin.get(f"/admin/users?q={typed}").get_data(as_text=True)
+
+
 def test_admin_creates_a_user_grants_a_role_and_the_user_logs_in_with_it(web, as_user, in_db):
     admin = as_user("admin")
     form = {"username": "wangfang", "display_name": "王芳", "password": "s3cret-pass"}

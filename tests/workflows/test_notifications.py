@@ -239,6 +239,15 @@ def test_mail_sent_only_after_commit(world, smtp):
     assert f"{world.config.base_url}/instances/{instance.id}" in message.get_content()
 
 
+def test_a_line_break_in_a_title_keeps_the_subject_one_line(world, smtp):
+    collector, _port = smtp
+    world.start("M-1\nBcc: outsider@example.com")
+    world.session.commit()
+    [(rcpt, message)] = collector.messages
+    assert rcpt == ["approver@cup.edu.cn"] and message["Bcc"] is None
+    assert "M-1 Bcc: outsider@example.com" in message["Subject"]
+
+
 def test_mail_never_after_rollback(world, smtp):
     collector, _port = smtp
     instance_id = world.start("M-1").id

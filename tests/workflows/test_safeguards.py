@@ -252,6 +252,9 @@ def test_the_script_engine_refuses_reaching_past_task_data():
     environment = spiff.CardOfficeScriptEngine().environment
     with pytest.raises(ValueError, match="not allowed"):
         environment.evaluate("().__class__.__base__.__subclasses__()", {})
+    leak = '"{0.__self__.__loader__.find_spec.__func__.__globals__[sys]}".format(abs)'
+    with pytest.raises(ValueError, match="format is not allowed"):
+        environment.evaluate(leak, {})
     assert environment.evaluate("len(votes) == 2", {"votes": ["a", "b"]}) is True
 
 
