@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    set up, migrate, load demo data, serve http://127.0.0.1:5000"
 	@echo "make test   set up, then ruff, import-linter and pytest (PYTEST_ARGS=...)"
-	@echo "make bench  set up, then python bench/ledger.py, engine.py, web.py, api.py and pdf.py"
+	@echo "make bench  set up, then python bench/ledger.py, engine.py, web.py, api.py, pdf.py, load.py"
 
 setup: debs $(STAMP) fonts
 
@@ -77,6 +77,7 @@ bench: setup
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/pdf.py
+	$(BIN)/python bench/load.py
 
 # Copy the JavaScript pinned in package.json (bpmn-js, swagger-ui-dist) into app/static/vendor/
 # (needs node and npm); the copy is committed, so running the app needs neither.

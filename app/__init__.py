@@ -18,6 +18,8 @@ from app.errors import register_error_handlers
 from app.extensions import csrf, db, login_manager, migrate
 from app.i18n import register_i18n
 from app.nav import register_nav
+from app.observability import register_observability
+from app.security_headers import register_security_headers
 from app.urls import RowIdConverter
 from app.web import register_filters
 from ledger.db import configure_engine
@@ -62,6 +64,8 @@ def create_app(config: ConfigArg = None) -> Flask:
     _register_blueprints(app)
     register_api(app)
     register_error_handlers(app)
+    register_observability(app)
+    register_security_headers(app)
     register_cli(app)
     deploy_on_start(app)
     return app

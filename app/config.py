@@ -122,20 +122,35 @@ class TestingConfig(Config):
         }
 
 
+#: libpq's limits for a database host that vanishes without refusing connections: seconds,
+#: not minutes, before a request gets its 503 (connect timeout, TCP keepalives, and how long
+#: unacknowledged data may wait).
+PG_CONNECT_ARGS = {
+    "connect_timeout": 5, "keepalives_idle": 30, "keepalives_interval": 10,
+    "keepalives_count": 3, "tcp_user_timeout": 30000,
+}  # fmt: skip
+
+
 class ProductionConfig(Config):
     """gunicorn behind a proxy: PostgreSQL and a real secret key, both from the environment."""
 
     SESSION_COOKIE_SECURE = True
+    # A pooled connection is tested before use, so the app serves again without a restart
+    # once PostgreSQL is back.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         """SECRET_KEY (no default), DATABASE_URL (no default, postgresql+psycopg://...)."""
-        url = environ.get("DATABASE_URL")
-        return engine_settings(environ) | {
+        url = database_url(environ["DATABASE_URL"]) if environ.get("DATABASE_URL") else None
+        settings = engine_settings(environ) | {
             "SECRET_KEY": environ.get("SECRET_KEY"),
-            "SQLALCHEMY_DATABASE_URI": database_url(url) if url else None,
+            "SQLALCHEMY_DATABASE_URI": url,
         }
+        if url and url.startswith("postgresql"):
+            options = cls.SQLALCHEMY_ENGINE_OPTIONS | {"connect_args": PG_CONNECT_ARGS}
+            settings["SQLALCHEMY_ENGINE_OPTIONS"] = options
+        return settings
 
     @classmethod
     def check(cls, settings: Mapping[str, Any]) -> None:

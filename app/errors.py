@@ -1,8 +1,12 @@
-"""One place that turns errors into responses: DomainError (ledger, workflows, forms) and the
-CSRF refusal, as JSON for API clients and as a small page for browsers."""
+"""One place that turns errors into responses: DomainError (ledger, workflows, forms), the
+CSRF refusal and a database that cannot be reached, as JSON for API clients and as a small
+page for browsers."""
+
+from functools import cache
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.api.problems import api_language, is_api_request, problem, status_problem
@@ -56,19 +60,26 @@ HTTP_MESSAGES = {
     403: ("forbidden", "您没有权限访问此页面或执行此操作。", "You may not do this."),
     404: ("not_found", "页面或记录不存在。", "No such page or record."),
     405: ("method_not_allowed", "不支持此操作方式。", "This method is not allowed here."),
-    413: ("too_large", "上传的内容过大。", "What you sent is too large."),
+    413: (
+        "too_large",
+        "上传的内容超过 {megabytes} MB 的上限，未做任何处理；请压缩或拆分后重试。",
+        "What you sent is larger than the {megabytes} MB limit, so nothing was done; make it "
+        "smaller or send it in parts.",
+    ),
     429: ("too_many_requests", "请求过于频繁，请稍后再试。", "Too many requests; try again later."),
 }
 
 
 def handle_http_error(error: HTTPException):
     """403, 404 ... as the error page (or JSON) in the user's language; the API's own
-    problem for the API's requests."""
-    if is_api_request():
+    problem for the API's requests. A body over MAX_CONTENT_LENGTH (413) names the limit."""
+    if is_api_request() and error.code != 413:
         return status_problem(error.code)
-    lang = preferred_language()
+    lang = api_language() if is_api_request() else preferred_language()
     code, zh, en = HTTP_MESSAGES[error.code]
-    return error_response(error.code, code, zh if lang == "zh" else en, lang)
+    megabytes = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    message = (zh if lang == "zh" else en).format(megabytes=megabytes)
+    return error_response(error.code, code, message, lang)
 
 
 FONTS_MISSING = (
@@ -86,9 +97,81 @@ def handle_fonts_missing(error: FontsMissing):
     return error_response(503, "fonts_missing", zh if lang == "zh" else en, lang)
 
 
+DATABASE_UNREACHABLE = (
+    "数据库暂时无法连接，请稍后再试。",
+    "The database cannot be reached just now; try again shortly.",
+)
+#: Seconds a client is asked to wait (Retry-After) while the database cannot be reached.
+RETRY_AFTER_SECONDS = 10
+#: PostgreSQL's SQLSTATEs of a server going down or not yet taking connections; class 08
+#: (connection exceptions) counts too.
+_SERVER_GONE = ("57P01", "57P02", "57P03")
+#: The page of a 503 for a browser: it extends no layout, because the layout's menu and user
+#: name read the database that is not there.
+_UNREACHABLE_PAGE = """<!doctype html>
+<html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>503 - {{ title }}</title>
+<link rel="stylesheet" href="{{ url_for('static', filename='app.css') }}"></head>
+<body><main><h1>{{ title }}</h1>
+<p class="error" data-code="database_unreachable">{{ message }}</p>
+<p><a href="{{ request.full_path.rstrip('?') if request.method == 'GET' else '/' }}">
+{{ again }}</a></p>
+</main></body></html>"""
+_PAGE_TEXTS = {
+    "zh": {"title": "暂时无法服务", "again": "重试"},
+    "en": {"title": "Unavailable for now", "again": "Try again"},
+}
+
+
+@cache
+def _unreachable_page(environment):
+    return environment.from_string(_UNREACHABLE_PAGE)
+
+
+def database_unreachable(error: DBAPIError) -> bool:
+    """Whether `error` says the database cannot be reached (refused, lost, shutting down),
+    rather than that a statement failed (a deadlock, a timeout, a constraint, a bug)."""
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    # psycopg leaves sqlstate None for errors of the client side: the connection failed.
+    state = getattr(error.orig, "sqlstate", "")
+    return state is None or state.startswith("08") or state in _SERVER_GONE
+
+
+def handle_database_error(error: DBAPIError):
+    """The database cannot be reached: 503 with Retry-After and a message in the user's
+    language, logged in one line (no traceback per request during an outage). Any other
+    database error goes on to the 500 it was."""
+    if not database_unreachable(error):
+        raise error
+    current_app.logger.warning(
+        "database unreachable, 503 for %s %s: %s", request.method, request.path,
+        " ".join(str(error.orig or error).split()),
+    )  # fmt: skip
+    lang = api_language() if is_api_request() else preferred_language()
+    lang = lang if lang in _PAGE_TEXTS else "en"
+    message = DATABASE_UNREACHABLE[0 if lang == "zh" else 1]
+    if is_api_request() or wants_json():
+        response = error_response(503, "database_unreachable", message, lang)
+    else:
+        # Straight from the template, without the context processors: Flask-Login's would
+        # load the user from the database.
+        page = _unreachable_page(current_app.jinja_env).render(
+            lang=lang, message=message, **_PAGE_TEXTS[lang]
+        )
+        response = current_app.make_response((page, 503))
+        response.headers["Content-Language"] = lang
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers on `app`."""
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(FontsMissing, handle_fonts_missing)
     app.register_error_handler(CSRFError, handle_csrf_error)
     for status in HTTP_MESSAGES:

@@ -70,6 +70,7 @@ def server_environ(url) -> dict:
         "APP_CONFIG": "production",
         "DATABASE_URL": url.render_as_string(hide_password=False),
         "SECRET_KEY": SECRET_KEY,
+        "LOG_LEVEL": "WARNING",  # no access line per request on the bench's terminal
     }
 
 
@@ -159,13 +160,15 @@ def start_gunicorn(url, port: int, workers: int) -> subprocess.Popen:
     env = server_environ(url) | {"DEPLOY_BPMN_ON_START": "0"}
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     for _ in range(100):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             connection.request("GET", "/health")
             if connection.getresponse().status == 200:
                 return server
         except OSError:
             time.sleep(0.2)
+        finally:
+            connection.close()
     server.terminate()
     raise RuntimeError("gunicorn did not start")
 

@@ -3,7 +3,8 @@ keep them in Excel. Column names may be Chinese or English; reasons may be Chine
 
 CSV comes as UTF-8 (with or without a BOM), UTF-16 (Excel's "Unicode text", tab-separated),
 or GB18030/GBK, as Excel on a Chinese Windows saves it. Row numbers are the spreadsheet's:
-the header is row 1 when it is the first line.
+the header is row 1 when it is the first line. Anything else (an old .xls, a text file or a
+picture renamed, a damaged or hostile workbook) is refused whole with a reason to act on.
 """
 
 import codecs
@@ -11,6 +12,7 @@ import csv
 import io
 import zipfile
 from dataclasses import dataclass
+from xml.etree.ElementTree import ParseError
 
 from openpyxl import load_workbook
 
@@ -18,6 +20,19 @@ from forms.termination import MAX_ENTRIES, REASON_LABELS
 from ledger.errors import InvalidInput
 
 MAX_BYTES = 20 * 1024 * 1024
+#: The most an xlsx roster may unpack to (a roster of MAX_ENTRIES rows is far smaller).
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
+#: How an old Excel (.xls) or WPS (.et) file begins: an OLE compound document.
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_OLD_EXCEL = (
+    "旧版 Excel 格式（.xls），请另存为 xlsx 或 csv 格式",
+    "old Excel (.xls); save it as xlsx or csv",
+)
+#: A file named .xlsx that is something else, a text file renamed say.
+_NOT_A_WORKBOOK = (
+    "内容不是 Excel 工作簿（与扩展名不符），请另存为 xlsx 或 csv 格式",
+    "it is no Excel workbook, whatever its name says; save it as xlsx or csv",
+)
 #: Our field name -> the column headers accepted for it (compared lower-cased, without spaces
 #: and underscores).
 COLUMNS = {
@@ -53,8 +68,10 @@ def read_roster(filename: str, content: bytes) -> list[RosterRow]:
         raise _unreadable(filename, "文件超过 20 MB", "the file is larger than 20 MB")
     if content.startswith(b"PK\x03\x04"):
         lines = _xlsx_lines(filename, content)
+    elif content.startswith(_OLE_MAGIC):
+        raise _unreadable(filename, *_OLD_EXCEL)
     elif filename.lower().endswith((".xls", ".xlsx", ".et")):
-        raise _unreadable(filename, "请另存为 xlsx 或 csv 格式", "save it as xlsx or csv")
+        raise _unreadable(filename, *_NOT_A_WORKBOOK)
     else:
         lines = _csv_lines(filename, content)
     return _rows(filename, lines)
@@ -83,20 +100,44 @@ def _decode(filename: str, content: bytes) -> str:
         encodings = ("utf-8-sig", "gb18030")
     for encoding in encodings:
         try:
-            return content.decode(encoding)
+            text = content.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if "\x00" in text:  # no text file holds NUL: a picture, a PDF ... renamed
+            zh = "文件含有二进制内容，不是 CSV 文本；请上传 CSV 或 xlsx 文件"
+            raise _unreadable(filename, zh, "it holds binary data, not CSV text; send CSV or xlsx")
+        return text
     raise _unreadable(filename, "编码无法识别（请用 UTF-8 或 GBK）", "unknown encoding (use UTF-8)")
 
 
+#: What openpyxl raises on a file that is no workbook: a bad zip, a missing or damaged member,
+#: XML that is not well formed or declares entities (expat refuses external and exploding
+#: ones), no sheet at all.
+_BROKEN_XLSX = (zipfile.BadZipFile, KeyError, OSError, ValueError, IndexError, ParseError)
+
+
+def _check_unpacked_size(filename: str, content: bytes) -> None:
+    """A workbook is a zip: refuse one that unpacks to more than MAX_UNPACKED_BYTES (a few
+    megabytes can hold a sheet of hundreds that take minutes to read)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        unpacked = sum(member.file_size for member in archive.infolist())
+    if unpacked > MAX_UNPACKED_BYTES:
+        mb = MAX_UNPACKED_BYTES // 2**20
+        raise _unreadable(filename, f"工作簿解压后超过 {mb} MB", f"unpacks to more than {mb} MB")
+
+
 def _xlsx_lines(filename: str, content: bytes):
+    # A broken workbook can fail on opening or only when its sheet is read.
     try:
+        _check_unpacked_size(filename, content)
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+    except _BROKEN_XLSX:
         raise _unreadable(filename, "不是有效的 xlsx 文件", "not a valid xlsx file") from None
     try:
         for number, row in enumerate(book.worksheets[0].iter_rows(values_only=True), 1):
             yield number, [_cell(value) for value in row]
+    except _BROKEN_XLSX:
+        raise _unreadable(filename, "不是有效的 xlsx 文件", "not a valid xlsx file") from None
     finally:
         book.close()
 

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, case, cast, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ledger.models.accounts import CardAccount
@@ -102,7 +102,13 @@ def net_change(account_id: int):
         (Posting.debit_id == account_id, -Posting.amount),
         else_=0,
     )
-    return func.coalesce(func.sum(moved), 0)
+    return total(moved)
+
+
+def total(amount) -> ColumnElement[int]:
+    """SQL: the sum of a money column or expression, 0 over no rows, as a bigint (PostgreSQL
+    sums bigints as numeric, which Python would read as a Decimal)."""
+    return cast(func.coalesce(func.sum(amount), 0), BigInteger)
 
 
 def recent_journal(session: Session, person_id: int, limit: int = 20) -> list[JournalLine]:

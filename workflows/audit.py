@@ -2,10 +2,16 @@
 
 The chain's head (last sequence number and hash) is kept on the instance row, which every
 change updates under its version counter: two writers can never append the same `seq`.
+
+Each row also notes the id of the request that wrote it (`REQUEST_ID`, set by the web app for
+each request, or by a job that wants one), so that a row leads to that request's log lines.
 """
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -21,9 +27,32 @@ _HASHED = (
 )  # fmt: skip
 
 
+#: The id of the request (or job) on whose behalf the engine acts now; the app sets it for
+#: every web and API request. A context variable, so threads and requests never share one.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+@contextmanager
+def request_id_scope(request_id: str | None) -> Iterator[None]:
+    """Within the block, rows written (and log lines, through the app's log filter) carry
+    `request_id`; the previous id is back afterwards."""
+    token = REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        REQUEST_ID.reset(token)
+
+
 def row_hash(entry: AuditEntry) -> str:
-    """The SHA-256 of the row's fields and the previous row's hash."""
+    """The SHA-256 of the row's fields and the previous row's hash.
+
+    The request id is hashed only when the row has one: rows written before the column
+    existed (and the worker's, without one) hash as they always did, and a request id that
+    is there cannot be changed without breaking the chain.
+    """
     fields = {name: getattr(entry, name) for name in _HASHED}
+    if entry.request_id is not None:
+        fields["request_id"] = entry.request_id
     fields["at"] = entry.at.astimezone(UTC).isoformat()
     canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -55,6 +84,7 @@ def record(
         state_before=before,
         state_after=after,
         details=details or {},
+        request_id=REQUEST_ID.get(),
         prev_hash=instance.audit_head,
     )
     entry.hash = row_hash(entry)

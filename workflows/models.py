@@ -290,6 +290,9 @@ class AuditEntry(Base):
     state_before: Mapped[str | None] = mapped_column(String(300))
     state_after: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: The X-Request-Id of the web or API request that wrote the row (the same id is in
+    #: that request's log lines); None for the worker and CLI jobs unless they set one.
+    request_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -31,8 +31,14 @@ _STATE_ZH = {
 
 
 def get_open_task(env: Env, task_id: int) -> tuple[HumanTask, ProcessInstance]:
-    """The open task and its instance, or NotFound / TaskNotReady."""
-    row = env.session.get(HumanTask, task_id, options=[joinedload(HumanTask.instance)])
+    """The open task and its instance, or NotFound / TaskNotReady.
+
+    Both are read again in one statement, whatever the session holds: a caller that read the
+    row earlier (checking who may act) must not decide a task another user decided since, on
+    a stale row and the instance's new version counter."""
+    row = env.session.get(
+        HumanTask, task_id, options=[joinedload(HumanTask.instance)], populate_existing=True
+    )
     if row is None:
         raise NotFound(what_zh="任务", what_en="task", key=task_id)
     if row.state != TaskState.OPEN:

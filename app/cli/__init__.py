@@ -5,7 +5,7 @@ from importlib import import_module
 
 from flask import Flask
 
-COMMAND_MODULES = ("users", "demo", "ledger", "devices", "workflows")
+COMMAND_MODULES = ("users", "demo", "ledger", "devices", "workflows", "jobs", "consistency")
 
 
 def register_cli(app: Flask) -> None:

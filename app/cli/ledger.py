@@ -18,9 +18,33 @@ from ledger.ops.settlement import run_settlement
 group = AppGroup("ledger", help="The card ledger's checks and scheduled jobs.")
 
 
-def job_ctx() -> Ctx:
-    """The context of a command run by the IT centre: the system acts, now."""
-    return Ctx(session=db.session, actor="system:cli", now=datetime.now(UTC))
+def job_ctx(now: datetime | None = None) -> Ctx:
+    """The context of a command run by the IT centre: the system acts, at `now` (default:
+    now)."""
+    return Ctx(session=db.session, actor="system:cli", now=now or datetime.now(UTC))
+
+
+def expire_job(now: datetime) -> list[str]:
+    """R04: temporary cards past their expiry become `expired`, in the caller's unit of work;
+    returns the lines to print. `flask ledger expire` and `flask jobs run expire` call it."""
+    expired = expire_cards(job_ctx(now))
+    return [f"到期临时卡 {len(expired)} 张：{' '.join(expired) or '无'}"]
+
+
+def settle_job(now: datetime) -> list[str]:
+    """R11: settle every merchant whose period has run, in the caller's unit of work; returns
+    the lines to print. Settling is idempotent per merchant and period, so a daily run is
+    right for weekly and other agreed periods alike."""
+    results = run_settlement(job_ctx(now))
+    lines = [json.dumps(row, ensure_ascii=False) for row in results]
+    return [*lines, f"已结算商户 {len(results)} 户"]
+
+
+def _run_now(job) -> None:
+    """Run a job's function once, now, in its own unit of work, and print what it did."""
+    with unit_of_work():
+        lines = job(datetime.now(UTC))
+    click.echo("\n".join(lines))
 
 
 @group.command("check")
@@ -37,20 +61,15 @@ def check() -> None:
 
 @group.command("expire")
 def expire() -> None:
-    """Move temporary cards past their expiry to `expired` (R04)."""
-    with unit_of_work():
-        expired = expire_cards(job_ctx())
-    click.echo(f"到期临时卡 {len(expired)} 张：{' '.join(expired) or '无'}")
+    """Move temporary cards past their expiry to `expired` (R04), whether or not this day's
+    run has happened (`flask jobs run expire` runs once a day)."""
+    _run_now(expire_job)
 
 
 @group.command("settle")
 def settle() -> None:
     """Settle every merchant whose period has run (R11)."""
-    with unit_of_work():
-        results = run_settlement(job_ctx())
-    for row in results:
-        click.echo(json.dumps(row, ensure_ascii=False))
-    click.echo(f"已结算商户 {len(results)} 户")
+    _run_now(settle_job)
 
 
 @group.command("refund-batch")

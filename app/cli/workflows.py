@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.engine import deploy_bpmn, engine_config
 from app.extensions import db
+from app.uow import unit_of_work
 from reports.refunds import bank_refund_batch_csv
 from workflows.audit import verify_chains
 from workflows.context import Env
@@ -78,13 +79,21 @@ def worker(interval: float, passes: int) -> None:
             time.sleep(interval)
 
 
+def remind_job(now: datetime) -> list[str]:
+    """R22: tell departments of temporary cards expiring within 30 days, in the caller's unit
+    of work (mail goes after its commit); returns the lines to print. `flask workflows
+    remind-expiring` and `flask jobs run remind` call it."""
+    reminded = remind_expiring_cards(Env(db.session, None, now, engine_config()))
+    return [f"reminded of {len(reminded)} card(s)"]
+
+
 @group.command("remind-expiring")
 def remind_expiring() -> None:
-    """Tell departments of temporary cards expiring within 30 days (R22; daily, by cron)."""
-    with Session(db.engine) as session, session.begin():
-        env = Env(session, None, datetime.now(UTC), engine_config())
-        reminded = remind_expiring_cards(env)
-    click.echo(f"reminded of {len(reminded)} card(s)")
+    """Tell departments of temporary cards expiring within 30 days (R22); each card and
+    expiry once, however often it runs (`flask jobs run remind` runs once a day)."""
+    with unit_of_work():
+        lines = remind_job(datetime.now(UTC))
+    click.echo("\n".join(lines))
 
 
 @group.command("verify-audit")

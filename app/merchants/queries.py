@@ -15,6 +15,7 @@ from ledger.models.merchants import Merchant, OpenState, Settlement, Terminal
 from ledger.models.money import Refund, RefundRoute, RefundState
 from ledger.models.people import Department, Person
 from ledger.ops.settlement import TURNOVER_KINDS, settlement_due
+from ledger.queries import total
 from workflows.context import Env
 from workflows.errors import NotFound
 from workflows.models import ENDED, ProcessInstance
@@ -94,7 +95,7 @@ def adjusted_amounts(session: Session, entry_ids: list[int]) -> dict[int, int]:
     if not entry_ids:
         return {}
     rows = session.execute(
-        select(JournalEntry.corrects_id, func.sum(JournalEntry.amount))
+        select(JournalEntry.corrects_id, total(JournalEntry.amount))
         .where(JournalEntry.corrects_id.in_(entry_ids), JournalEntry.kind == EntryKind.ADJUSTMENT)
         .group_by(JournalEntry.corrects_id)
     )
@@ -189,8 +190,8 @@ def run_totals(
         merchant_code,
         Settlement.created_at,
         func.count(Settlement.id),
-        func.coalesce(func.sum(Settlement.payout), 0),
-        func.coalesce(func.sum(Settlement.fee), 0),
+        total(Settlement.payout),
+        total(Settlement.fee),
     )
     query = query.where(Settlement.created_at.in_(runs)).group_by(Settlement.created_at)
     return {at: RunTotals(n, payout, fee) for at, n, payout, fee in session.execute(query)}

@@ -1,4 +1,4 @@
-// The counter: a receipt's print button.
+// The card office's print buttons: a counter receipt's, a merchant settlement statement's.
 document.addEventListener("click", (event) => {
   if (event.target.closest("[data-print]")) window.print();
 });

@@ -82,6 +82,8 @@ def test_production_reads_the_environment(monkeypatch):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == PG
     assert app.config["SECRET_KEY"] == "s" * 32
     assert not app.debug and app.config["SESSION_COOKIE_SECURE"]
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["pool_pre_ping"] and options["connect_args"]["connect_timeout"] == 5
 
 
 @pytest.mark.parametrize(

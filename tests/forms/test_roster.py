@@ -85,3 +85,12 @@ def test_r19_at_most_the_form_s_number_of_rows():
         len(read_roster("a.csv", ("卡号,姓名,原因\n" + rows[: rows.rindex("2024")]).encode()))
         == 5000
     )
+
+
+def test_r19_a_workbook_that_unpacks_too_big_is_refused_before_it_is_read(monkeypatch):
+    content = xlsx([["卡号", "姓名", "原因"], ["2024000001", "张三", "毕业"]])
+    assert len(read_roster("a.xlsx", content)) == 1
+    monkeypatch.setattr("forms.roster.MAX_UNPACKED_BYTES", 1000)
+    with pytest.raises(RosterUnreadable) as raised:
+        read_roster("a.xlsx", content)
+    assert "解压后超过" in raised.value.message("zh")

@@ -74,6 +74,8 @@ def test_recent_journal_shows_what_each_entry_moved_on_the_balances(ctx, make, p
         (EntryKind.TOPUP_CASH, 5000, 0),
     ]
     assert lines[2].merchant is not None and lines[0].card_no == card.card_no
+    # whole yuan-cent integers on PostgreSQL too (its sum of a bigint is numeric)
+    assert {type(line.purse_change) for line in lines} == {int}
     assert len(recent_journal(ctx.session, card.person_id, limit=2)) == 2
 
 

@@ -69,6 +69,9 @@ class Get:
 EXPECTED_GET = {
     "main.index": Get(EVERYONE),
     "main.health": Get(EVERYONE, anonymous=200),
+    "observability.healthz": Get(EVERYONE, anonymous=200),
+    "observability.readyz": Get(EVERYONE, anonymous=200),
+    "observability.metrics": Get(EVERYONE, anonymous=200),  # testing: open without METRICS_TOKEN
     "auth.login": Get(EVERYONE, 302, anonymous=200),  # logged in already: sent on
     "auth.change_password": Get(EVERYONE),
     "auth.tokens": Get(EVERYONE),

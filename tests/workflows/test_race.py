@@ -3,6 +3,7 @@ StaleInstance (lost the version check) or TaskNotReady (saw the task already dec
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -116,3 +117,20 @@ def test_two_approvers_at_once_exactly_one_wins(committed_engine):
     with Session(committed_engine) as session:
         assert verify_chains(session) == []
     assert len(losses) == ROUNDS
+
+
+def test_a_task_read_before_another_decides_it_is_not_decided_again(committed_engine):
+    """The API and the inbox read the task row, then (checking who may act) its instance: a
+    decision committed in between must not let the stale row through the version check."""
+    if committed_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets no other writer commit while this reader's transaction is open")
+    (first, second), (task_id, *_rest) = _seed(committed_engine)
+    with Session(committed_engine) as late:
+        row = late.get(HumanTask, task_id)
+        with Session(committed_engine) as early, early.begin():
+            env = Env(early, early.get(User, first), NOW, ENGINE_CONFIG)
+            tasks.complete(env, task_id, {"decision": "approve"})
+        assert row.instance  # read after the other's commit
+        env = Env(late, late.get(User, second), NOW, ENGINE_CONFIG)
+        with pytest.raises(TaskNotReady):
+            tasks.complete(env, task_id, {"decision": "approve"})
