@@ -2,8 +2,6 @@
 CSRF refusal and a database that cannot be reached, as JSON for API clients and as a small
 page for browsers."""
 
-from functools import cache
-
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -106,27 +104,12 @@ RETRY_AFTER_SECONDS = 10
 #: PostgreSQL's SQLSTATEs of a server going down or not yet taking connections; class 08
 #: (connection exceptions) counts too.
 _SERVER_GONE = ("57P01", "57P02", "57P03")
-#: The page of a 503 for a browser: it extends no layout, because the layout's menu and user
-#: name read the database that is not there.
-_UNREACHABLE_PAGE = """<!doctype html>
-<html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>503 - {{ title }}</title>
-<link rel="stylesheet" href="{{ url_for('static', filename='app.css') }}"></head>
-<body><main><h1>{{ title }}</h1>
-<p class="error" data-code="database_unreachable">{{ message }}</p>
-<p><a href="{{ request.full_path.rstrip('?') if request.method == 'GET' else '/' }}">
-{{ again }}</a></p>
-</main></body></html>"""
+#: The page of a 503 for a browser.
+UNREACHABLE_PAGE = "database_unreachable.html"
 _PAGE_TEXTS = {
     "zh": {"title": "暂时无法服务", "again": "重试"},
     "en": {"title": "Unavailable for now", "again": "Try again"},
 }
-
-
-@cache
-def _unreachable_page(environment):
-    return environment.from_string(_UNREACHABLE_PAGE)
 
 
 def database_unreachable(error: DBAPIError) -> bool:
@@ -157,10 +140,10 @@ def handle_database_error(error: DBAPIError):
     if is_api_request() or wants_json():
         response = error_response(503, "database_unreachable", message, lang)
     else:
-        # Straight from the template, without the context processors: Flask-Login's would
-        # load the user from the database.
-        page = _unreachable_page(current_app.jinja_env).render(
-            lang=lang, message=message, **_PAGE_TEXTS[lang]
+        # Straight from the template, without the context processors (Flask-Login's would
+        # load the user from the database) and without base.html (its menu reads it too).
+        page = current_app.jinja_env.get_template(UNREACHABLE_PAGE).render(
+            lang=lang, message=message, request=request, **_PAGE_TEXTS[lang]
         )
         response = current_app.make_response((page, 503))
         response.headers["Content-Language"] = lang
