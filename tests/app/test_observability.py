@@ -27,19 +27,17 @@ from sqlalchemy import func, select, text
 
 from app import create_app
 from app.config import ConfigError
-from app.demo import DEMO_PASSWORD, load_demo
-from app.demo_requests import file_demo_requests
-from app.engine import engine_config
+from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.observability.dbmetrics import JournalTally
 from app.observability.logs import JsonFormatter, ObservabilityHandler, TextFormatter
 from app.uow import unit_of_work
-from ledger.base import Base
 from ledger.context import Ctx
 from ledger.models.cards import Card, CardState
 from ledger.models.journal import JournalEntry
 from ledger.ops.money import TopUpMethod, top_up
 from tests.conftest import new_pg_database
+from tests.demo_support import fill_with_demo
 from workflows.audit import verify_chains
 from workflows.models import AuditEntry, HumanTask, Incident, ProcessInstance, TaskState
 
@@ -53,14 +51,7 @@ CERTIFY = {"decision": "approve", "certified": "true", "comment": "均为本院�
 
 def build_demo(uri: str) -> None:
     """Every table, the demo data and one demo request of each process, at `uri`."""
-    app = create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": uri})
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        with unit_of_work():
-            now = datetime.now(UTC)
-            load_demo(db.session, now)
-            file_demo_requests(db.session, app.config["BPMN_DIR"], now, engine_config(app))
-        db.engine.dispose()
+    fill_with_demo(create_app({"APP_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": uri}))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,11 @@ from sqlalchemy import DDL, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app import create_app
-from app.demo import load_demo
-from app.demo_requests import file_demo_requests
-from app.engine import engine_config
 from app.extensions import db
-from app.uow import unit_of_work
 from ledger.base import Base
 from ledger.check import check_ledger
 from tests.conftest import new_pg_database
+from tests.demo_support import fill_with_demo
 from tests.web.api_support import ApiClient, DeviceClient, device_key_of, token_of
 from tests.web.test_api_actions import CERTIFY
 from tests.web.test_api_terminals import PURCHASES
@@ -88,12 +84,7 @@ def original():
     head revision."""
     with new_pg_database("cardoffice_backup") as url:
         app = _app(url)
-        with app.app_context():
-            Base.metadata.create_all(db.engine)
-            with unit_of_work():
-                now = datetime.now(UTC)
-                load_demo(db.session, now)
-                file_demo_requests(db.session, app.config["BPMN_DIR"], now, engine_config(app))
+        fill_with_demo(app)
         _activity(app, "before", "approver", "department_certification", CERTIFY)
         stamped = _run([FLASK, "--app", "app", "db", "stamp", "head"], url)
         assert stamped.returncode == 0, stamped.stderr

@@ -8,18 +8,15 @@ commit freely.
 """
 
 import shutil
-from datetime import UTC, datetime
 
 import pytest
 import time_machine
 
 from app import create_app
-from app.demo import DEMO_PASSWORD, load_demo
-from app.demo_requests import file_demo_requests
-from app.engine import engine_config
+from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.uow import unit_of_work
-from ledger.base import Base
+from tests.demo_support import fill_with_demo
 from tests.web.api_support import api_as, device_as  # noqa: F401  (the API tests' fixtures)
 from tests.web.browser_support import (  # noqa: F401  (the browser tests' marker and fixtures)
     browser,
@@ -38,14 +35,7 @@ def _web_app(path, **overrides):
 def demo_database(tmp_path_factory):
     """A SQLite file holding the demo data and the demo requests."""
     path = tmp_path_factory.mktemp("demo") / "demo.sqlite3"
-    app = _web_app(path)
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        with unit_of_work():
-            now = datetime.now(UTC)
-            load_demo(db.session, now)
-            file_demo_requests(db.session, app.config["BPMN_DIR"], now, engine_config(app))
-        db.engine.dispose()
+    fill_with_demo(_web_app(path))
     return path
 
 
