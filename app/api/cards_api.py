@@ -24,7 +24,7 @@ from app.api.idempotency import PARAMETER, idempotency_key
 from app.i18n import pick
 from app.uow import unit_of_work
 from ledger.context import Ctx
-from ledger.errors import NotFound
+from ledger.errors import DomainError, IdempotencyConflict, NotFound
 from ledger.idempotency import idempotent
 from ledger.models.accounts import spent_on_day
 from ledger.models.cards import Card, Channel
@@ -157,10 +157,34 @@ class Statement(MethodView):
         return cardholder_statement(env.session, card.person, days, zone, kind_label=EntryKind)
 
 
-def _notified_top_up(ctx: Ctx, card_no: str, amount: int, method: str, reference: str) -> dict:
-    """R09: a top-up the bank's or WeChat's system notifies, with the payer's reference."""
+class ReferenceUsed(DomainError):
+    """A payer's transaction id already credited with another card, amount or method."""
+
+    status = 422
+    code = "reference_used"
+    zh = "付款流水号 {reference} 已用于另一笔充值"
+    en = "The payer's reference {reference} was already used for another top-up"
+
+
+def _credit(ctx: Ctx, card_no: str, amount: int, method: str, reference: str) -> dict:
+    """R09: credit the top-up the payer's system notifies, with its reference."""
     result = top_up(ctx, card_no, amount, TopUpMethod(method))
     return result | {"method": method, "reference": reference}
+
+
+#: One credit per payer's transaction: the payer's reference is a ledger idempotency key of
+#: its own, so a notice sent again under a new Idempotency-Key answers the first credit.
+credit_once = idempotent("top_up_reference")(_credit)
+
+
+def _notified_top_up(ctx: Ctx, card_no: str, amount: int, method: str, reference: str) -> dict:
+    try:
+        return credit_once(
+            ctx, card_no, amount, method, reference,
+            idempotency_key=f"payer:{method}:{reference}",
+        )  # fmt: skip
+    except IdempotencyConflict:
+        raise ReferenceUsed(reference=reference) from None
 
 
 #: The ledger's idempotency keys cover the whole notice, the payer's reference too: the same
@@ -177,7 +201,8 @@ class TopUps(MethodView):
     def post(self, notice):
         """R09: a top-up notified by the bank (圈存, to the purse) or WeChat (to the
         transitional balance, claimed at a POS later). A retry with the same Idempotency-Key
-        answers the first result and moves nothing again."""
+        answers the first result and moves nothing again; so does the same notice (method
+        and reference) under another key, and a reference used for another top-up is 422."""
         key = idempotency_key()
         with unit_of_work():
             return notified_top_up(api_ctx(), **notice, idempotency_key=key)

@@ -260,6 +260,31 @@ def test_r09_a_replayed_top_up_answers_the_first_result_and_moves_money_once(api
     assert top_up_entries(in_db) == entries + 1
 
 
+def test_r09_the_same_notice_under_another_key_credits_once(api_as, in_db):
+    person_id, card_no = holder(in_db, STUDENT)
+    before, entries = balance(in_db, person_id), top_up_entries(in_db)
+    client = api_as("settlement")
+    first = client.post("/api/v1/top-ups", json=notice(card_no), key="resent-0001")
+    again = client.post("/api/v1/top-ups", json=notice(card_no), key="resent-0002")
+    assert first.status_code == again.status_code == 201 and first.json == again.json
+    assert balance(in_db, person_id) == before + 1000
+    assert top_up_entries(in_db) == entries + 1
+
+
+@pytest.mark.parametrize("change", [{"amount": 2000}, {"card_no": "other"}])
+def test_r09_a_reference_credited_is_not_used_for_another_top_up(api_as, in_db, change):
+    person_id, card_no = holder(in_db, STUDENT)
+    other_id, other_card = holder(in_db, "王建国")
+    change = change | ({"card_no": other_card} if "card_no" in change else {})
+    before, other_before = balance(in_db, person_id), balance(in_db, other_id)
+    client = api_as("settlement", "en")
+    assert client.post("/api/v1/top-ups", json=notice(card_no), key="refer-0001").status_code == 201
+    reply = client.post("/api/v1/top-ups", json=notice(card_no) | change, key="refer-0002")
+    assert reply.status_code == 422 and reply.json["code"] == "reference_used"
+    assert "BOC-20261128-0001" in reply.json["detail"]
+    assert balance(in_db, person_id) == before + 1000 and balance(in_db, other_id) == other_before
+
+
 @pytest.mark.parametrize(
     "change", [{"amount": 2000}, {"reference": "BOC-20261128-0002"}, {"method": "wechat"}]
 )
