@@ -34,8 +34,10 @@ BPMN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 def engine_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     """The engine's settings from the environment: MAIL_SERVER (default: none, so no mail),
     MAIL_PORT (25), MAIL_SENDER, MAIL_USERNAME, MAIL_PASSWORD, MAIL_STARTTLS ('1' for on),
-    BASE_URL (links in mail), BPMN_DIR, and TRUSTED_PROXIES (0: how many proxies in front set
-    X-Forwarded-For/-Proto, so that login limits count the client's address, not the proxy's)."""
+    BASE_URL (links in mail), BPMN_DIR, DEPLOY_BPMN_ON_START ('0' for off: BPMN_DIR is then
+    deployed only by `flask workflows deploy`), and TRUSTED_PROXIES (0: how many proxies in
+    front set X-Forwarded-For/-Proto, so that login limits count the client's address, not
+    the proxy's)."""
     settings = {
         "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES", "0")),
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
@@ -48,6 +50,8 @@ def engine_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     for name in ("MAIL_SENDER", "BASE_URL"):
         if environ.get(name):
             settings[name] = environ[name]
+    if environ.get("DEPLOY_BPMN_ON_START"):
+        settings["DEPLOY_BPMN_ON_START"] = environ["DEPLOY_BPMN_ON_START"] != "0"
     return settings
 
 

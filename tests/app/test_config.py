@@ -10,6 +10,7 @@ from app.config import (
     ProductionConfig,
     TestingConfig,
     database_url,
+    engine_settings,
 )
 
 PG = "postgresql+psycopg://card:pw@db.internal:5432/cardoffice"
@@ -97,3 +98,9 @@ def test_production_reads_the_environment(monkeypatch):
 )
 def test_database_url_uses_psycopg(url, expected):
     assert database_url(url) == expected
+
+
+def test_deploying_bpmn_at_start_is_switched_off_by_the_environment():
+    assert engine_settings({"DEPLOY_BPMN_ON_START": "0"})["DEPLOY_BPMN_ON_START"] is False
+    assert engine_settings({"DEPLOY_BPMN_ON_START": "1"})["DEPLOY_BPMN_ON_START"] is True
+    assert "DEPLOY_BPMN_ON_START" not in engine_settings({})  # the configuration's own default
