@@ -100,6 +100,10 @@ def issue_token(
         raise InvalidInput(
             reason_zh=f"有效期须为 1 至 {MAX_DAYS} 天", reason_en=f"valid for 1 to {MAX_DAYS} days"
         )
+    # The user's row locked first: two tokens made at once are counted one after the other,
+    # so neither passes the limit on a count that misses the other (PostgreSQL's row lock;
+    # SQLite's writer is one at a time anyway).
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
     live = select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id)
     if session.scalar(live.where(_live(now))) >= MAX_LIVE_TOKENS:
         raise TooManyTokens(limit=MAX_LIVE_TOKENS)

@@ -2,10 +2,12 @@
 while live and their user active, revoked by their owner or an administrator."""
 
 import hashlib
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ledger.errors import InvalidInput, NotFound
 from tests.conftest import NOW
@@ -20,7 +22,7 @@ from workflows.apitokens import (
     tokens_of,
     user_of_token,
 )
-from workflows.identity import Role
+from workflows.identity import Role, User
 
 
 @pytest.fixture
@@ -170,3 +172,29 @@ def test_tokens_of_lists_a_users_own_newest_first(db_session, owner, make_user):
     revoke_token(db_session, owner, older.id, NOW)
     issue_token(db_session, make_user(Role.APPLICANT), "别人的", NOW)
     assert tokens_of(db_session, owner) == [newer, older]
+
+
+def test_a_token_made_while_another_is_being_made_waits_to_count(committed_engine):
+    """The limit holds for tokens made at once: the second waits for the first to commit
+    before it counts the user's live tokens."""
+    if committed_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no two counts can overlap")
+    with Session(committed_engine) as session, session.begin():
+        user = User(username="racer", display_name="并发", password_hash="-")
+        session.add(user)
+        session.flush()
+        user_id = user.id
+    made = []
+
+    def make_second() -> None:
+        with Session(committed_engine) as second, second.begin():
+            made.append(issue_token(second, second.get(User, user_id), "second", NOW))
+
+    with Session(committed_engine) as first, first.begin():
+        issue_token(first, first.get(User, user_id), "first", NOW)
+        thread = threading.Thread(target=make_second)
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive() and made == []  # waiting for the first's lock
+    thread.join(timeout=30)
+    assert len(made) == 1
