@@ -57,7 +57,9 @@ def _find_device(session: Session, terminal_code: str | None, kiosk_code: str | 
             reason_zh="须指定终端或圈存机之一", reason_en="name a terminal or a kiosk"
         )
     model, code = (Terminal, terminal_code) if terminal_code else (Kiosk, kiosk_code)
-    device = session.scalar(select(model).where(model.code == code))
+    # Locked: two keys issued at once for one device take turns, and the later revokes the
+    # earlier, so the device never holds two live keys.
+    device = session.scalar(select(model).where(model.code == code).with_for_update())
     if device is None:
         what_zh, what_en = ("终端", "terminal") if terminal_code else ("圈存机", "kiosk")
         raise NotFound(what_zh=what_zh, what_en=what_en, key=code)
