@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.accounts import find_user
+from app.demo import load_demo
 from ledger.models.cards import Card
 from ledger.models.people import Department, Person
 from workflows.context import EngineConfig, Env
@@ -72,3 +73,14 @@ def file_demo_requests(session: Session, bpmn_dir: str, now: datetime, config: E
         env = Env(session, find_user(session, login), now, config)
         filed.append(start_instance(env, process, key, data, dept_id(code)))
     return filed
+
+
+def load_demo_with_requests(
+    session: Session, now: datetime, bpmn_dir: str, config: EngineConfig
+) -> bool:
+    """What `flask demo load` loads: the demo data and, with it, one request of each process
+    (`bpmn_dir` deployed). False, loading nothing, if the demo data is there already."""
+    loaded = load_demo(session, now)
+    if loaded:
+        file_demo_requests(session, bpmn_dir, now, config)
+    return loaded

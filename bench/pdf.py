@@ -34,8 +34,8 @@ from sqlalchemy import func, select  # noqa: E402
 import app.printouts.respond as respond  # noqa: E402
 from app import create_app  # noqa: E402
 from app.auth.accounts import find_user  # noqa: E402
-from app.demo import DEMO_PASSWORD, load_demo  # noqa: E402
-from app.demo_requests import file_demo_requests  # noqa: E402
+from app.demo import DEMO_PASSWORD  # noqa: E402
+from app.demo_requests import load_demo_with_requests  # noqa: E402
 from app.engine import engine_config  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.uow import unit_of_work  # noqa: E402
@@ -70,8 +70,7 @@ def build_demo(folder: Path):
     with app.app_context():
         Base.metadata.create_all(db.engine)
         with unit_of_work():
-            load_demo(db.session, now)
-            file_demo_requests(db.session, app.config["BPMN_DIR"], now, engine_config(app))
+            load_demo_with_requests(db.session, now, app.config["BPMN_DIR"], engine_config(app))
         with unit_of_work():
             ids = _act(now)
     return app, ids

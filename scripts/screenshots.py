@@ -25,8 +25,8 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.demo import DEMO_PASSWORD, load_demo  # noqa: E402
-from app.demo_requests import file_demo_requests  # noqa: E402
+from app.demo import DEMO_PASSWORD  # noqa: E402
+from app.demo_requests import load_demo_with_requests  # noqa: E402
 from app.engine import engine_config  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.uow import unit_of_work  # noqa: E402
@@ -119,9 +119,8 @@ def build_demo_database(path: Path):
     with app.app_context():
         Base.metadata.create_all(db.engine)
         with unit_of_work():
-            now = datetime.now(UTC)
-            load_demo(db.session, now)
-            file_demo_requests(db.session, app.config["BPMN_DIR"], now, engine_config(app))
+            bpmn_dir, config = app.config["BPMN_DIR"], engine_config(app)
+            load_demo_with_requests(db.session, datetime.now(UTC), bpmn_dir, config)
     return app
 
 

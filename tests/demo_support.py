@@ -4,8 +4,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from app.demo import load_demo
-from app.demo_requests import file_demo_requests
+from app.demo_requests import load_demo_with_requests
 from app.engine import engine_config
 from app.extensions import db
 from app.uow import unit_of_work
@@ -18,7 +17,6 @@ def fill_with_demo(app: Flask) -> None:
     with app.app_context():
         Base.metadata.create_all(db.engine)
         with unit_of_work():
-            now = datetime.now(UTC)
-            load_demo(db.session, now)
-            file_demo_requests(db.session, app.config["BPMN_DIR"], now, engine_config(app))
+            bpmn_dir, config = app.config["BPMN_DIR"], engine_config(app)
+            load_demo_with_requests(db.session, datetime.now(UTC), bpmn_dir, config)
         db.engine.dispose()

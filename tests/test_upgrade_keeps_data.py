@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.demo import DEMO_PASSWORD, load_demo
-from app.demo_requests import file_demo_requests
+from app.demo import DEMO_PASSWORD
+from app.demo_requests import load_demo_with_requests
 from app.engine import engine_config
 from app.extensions import db
 from ledger.base import Base
@@ -40,8 +40,7 @@ def fill_as_at_old_revision(app, uri: str) -> None:
     Base.metadata.create_all(demo)
     now = datetime.now(UTC)
     with Session(demo) as session, session.begin():
-        load_demo(session, now)
-        file_demo_requests(session, app.config["BPMN_DIR"], now, engine_config(app))
+        load_demo_with_requests(session, now, app.config["BPMN_DIR"], engine_config(app))
     demo.dispose()
     inspector = inspect(engine)
     old_tables = set(inspector.get_table_names())

@@ -6,8 +6,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.demo import demo_logins, load_demo
-from app.demo_requests import file_demo_requests
+from app.demo import demo_logins
+from app.demo_requests import load_demo_with_requests
 from app.engine import engine_config
 from app.extensions import db
 from app.uow import unit_of_work
@@ -20,11 +20,8 @@ def load() -> None:
     """Load the demo data and file one request of each process (once; a second run only
     prints the logins)."""
     with unit_of_work():
-        now = datetime.now(UTC)
-        loaded = load_demo(db.session, now)
-        if loaded:
-            bpmn_dir = current_app.config["BPMN_DIR"]
-            file_demo_requests(db.session, bpmn_dir, now, engine_config())
+        bpmn_dir = current_app.config["BPMN_DIR"]
+        loaded = load_demo_with_requests(db.session, datetime.now(UTC), bpmn_dir, engine_config())
     click.echo("已载入演示数据。" if loaded else "演示数据已存在，未重复载入。")
     click.echo("演示账号（用户名 / 密码 / 角色）：")
     for username, password, role in demo_logins():

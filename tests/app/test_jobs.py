@@ -58,7 +58,7 @@ def job_rows(app) -> list[tuple[str, str]]:
         return [tuple(row) for row in db.session.execute(select(JobRun.job, JobRun.period))]
 
 
-def test_expire_runs_once_a_day_and_a_second_run_says_so(cli, app):
+def test_r04_expire_runs_once_a_day_and_a_second_run_says_so(cli, app):
     first_card = add_past_due_card(app)
     first = cli("jobs", "run", "expire")
     assert first.exit_code == 0, first.output
@@ -77,7 +77,7 @@ def test_expire_runs_once_a_day_and_a_second_run_says_so(cli, app):
     assert by_hand.output.startswith("到期临时卡 1 张") and second_card in by_hand.output
 
 
-def test_settle_and_remind_each_run_once_a_day(cli, app):
+def test_r11_r22_settle_and_remind_each_run_once_a_day(cli, app):
     with app.app_context():
         ctx = Ctx(db.session, "test", datetime.now(UTC) - timedelta(days=10), TEST_CONFIG)
         Factories(ctx).merchant()  # admitted ten days ago: its first week has run
@@ -203,7 +203,7 @@ def expiry_events(app, card_no: str) -> int:
 
 
 @pytest.mark.postgres
-def test_three_nodes_starting_expire_at_once_run_it_once(pg_app):
+def test_r04_three_nodes_starting_expire_at_once_run_it_once(pg_app):
     """The test holds job_runs' table lock until all three wait for it, then lets them race."""
     app, uri, card_no = pg_app
     admin = create_engine(uri)
@@ -223,7 +223,7 @@ def test_three_nodes_starting_expire_at_once_run_it_once(pg_app):
 
 
 @pytest.mark.postgres
-def test_a_node_killed_mid_job_leaves_the_day_to_another(pg_app):
+def test_r04_a_node_killed_mid_job_leaves_the_day_to_another(pg_app):
     """The test locks card_events: the node that claimed the day stops there, mid-job, with the
     others waiting on its claim. It is killed (-9); then one of the others does the work."""
     app, uri, card_no = pg_app
